@@ -1,0 +1,57 @@
+# visionpipe: `make demo` runs the whole story locally; `make test` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+# Lambda's python3.13: on PATH, else pyenv's 3.13 (the development and CI machines have 3.13.0).
+PYTHON313 ?= $(shell command -v python3.13 >/dev/null 2>&1 && python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null \
+	|| ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+# The venv's bin first: sam build then finds python3.13 (the venv's) with pip.
+export PATH := $(abspath $(BIN)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+MAX_FUNCTION_MB ?= 200
+
+.PHONY: help install lint unit validate build sizes test demo bench clean
+
+help:
+	@echo "make demo   - run every flow locally against moto's server (installs first)"
+	@echo "make test   - lint, all tests, sam validate --lint, sam build, size check"
+	@echo "make bench  - benchmarks (figures printed, not asserted)"
+
+$(BIN)/visionpipe: pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "python3.13 is required (sam build targets the python3.13 runtime)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON313) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/visionpipe
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+validate: install
+	$(BIN)/sam validate --lint
+
+build: install
+	$(BIN)/sam build --parallel --cached
+
+sizes: build
+	$(BIN)/python tools/check_sizes.py --limit-mb $(MAX_FUNCTION_MB)
+
+test: lint unit validate sizes
+
+demo: install
+	$(BIN)/visionpipe demo
+
+bench: install
+	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
+clean:
+	rm -rf .aws-sam .demo .bench .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""visionpipe's shared runtime package: what every Lambda handler imports (via layers/common)."""

@@ -1,0 +1,1 @@
+"""visionpipe development and ops tooling: local mode, training, dataset tools, device loop."""

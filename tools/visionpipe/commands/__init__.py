@@ -1,0 +1,1 @@
+"""One module per `visionpipe` subcommand; each defines register(subparsers)."""
