@@ -24,8 +24,9 @@ def main() -> int:
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         props = resource["Properties"]
-        parts = [build / name] + [build / layer["Ref"] for layer in global_layers + props.get("Layers", [])
-                               if "Ref" in layer]
+        parts = [build / name] + [
+            build / layer["Ref"] for layer in global_layers + props.get("Layers", []) if "Ref" in layer
+        ]
         total = sum(tree_bytes(p) for p in parts if p.exists()) / 1024 / 1024
         verdict = "ok" if total <= args.limit_mb else "TOO BIG"
         failures += total > args.limit_mb

@@ -76,7 +76,9 @@ def reject_event(event: dict, reason: str) -> list[dict]:
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     idempotency_config.register_lambda_context(context)
     if is_test_event(event):
-        return {"outcomes": reject_event(event, "s3:TestEvent: S3 checked the notification; no object to judge")}
+        return {
+            "outcomes": reject_event(event, "s3:TestEvent: S3 checked the notification; no object to judge")
+        }
     try:
         objects = objects_in(event)
     except RejectedInput as rejected:

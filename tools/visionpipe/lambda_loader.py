@@ -20,7 +20,9 @@ def load_handler_module(function_dir: str | Path, handler: str = "app.lambda_han
     """
     directory = Path(function_dir)
     if not directory.is_absolute():
-        directory = FUNCTIONS_DIR / directory if not (REPO_ROOT / directory).exists() else REPO_ROOT / directory
+        directory = (
+            FUNCTIONS_DIR / directory if not (REPO_ROOT / directory).exists() else REPO_ROOT / directory
+        )
     module_file = handler.rsplit(".", 1)[0]
     name = f"visionpipe_fn_{directory.name}_{module_file}"
     spec = importlib.util.spec_from_file_location(name, directory / f"{module_file}.py")

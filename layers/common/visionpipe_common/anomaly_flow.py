@@ -56,7 +56,9 @@ class AnomalyFlow:
         provenance = Provenance(obj=obj, backend=self._detector.backend)
         try:
             data, metadata = self._read(obj)
-            frame = frame_source(obj.key, metadata, self._settings.video_bucket, self._settings.frame_interval_seconds)
+            frame = frame_source(
+                obj.key, metadata, self._settings.video_bucket, self._settings.frame_interval_seconds
+            )
             provenance = Provenance(obj=obj, backend=self._detector.backend, frame=frame)
             image = decode_image(data, obj.file_name, self._settings.max_image_pixels)
             detect_started = time.perf_counter()
@@ -89,7 +91,9 @@ class AnomalyFlow:
         if obj.size == 0:
             raise RejectedInput("empty object (0 bytes)")
         if obj.size > self._settings.max_image_bytes:
-            raise RejectedInput(f"object is {obj.size} bytes, over the limit of {self._settings.max_image_bytes}")
+            raise RejectedInput(
+                f"object is {obj.size} bytes, over the limit of {self._settings.max_image_bytes}"
+            )
         request = {"Bucket": obj.bucket, "Key": obj.key}
         if obj.version_id:
             request["VersionId"] = obj.version_id

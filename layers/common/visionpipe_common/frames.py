@@ -21,7 +21,9 @@ META_SOURCE_BUCKET = "source-bucket"
 META_SOURCE_KEY = "source-key"
 META_FRAME_TIME = "frame-time"
 
-_FRAME_KEY = re.compile(r"^video_inputs/(?P<video>.+)/(?P<stem>[^/]+)" + NAME_MODIFIER + r"\.(?P<index>\d{7})\.jpg$")
+_FRAME_KEY = re.compile(
+    r"^video_inputs/(?P<video>.+)/(?P<stem>[^/]+)" + NAME_MODIFIER + r"\.(?P<index>\d{7})\.jpg$"
+)
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,10 @@ def decode_image(data: bytes, name: str, max_pixels: int) -> DecodedImage:
     if not data:
         raise RejectedInput("empty object (0 bytes)")
     if not name.lower().endswith(SUPPORTED_SUFFIXES):
-        raise RejectedInput(f"unsupported file type {name.rsplit('.', 1)[-1] if '.' in name else '(none)'!r}: "
-                            "upload .jpg, .jpeg or .png")
+        raise RejectedInput(
+            f"unsupported file type {name.rsplit('.', 1)[-1] if '.' in name else '(none)'!r}: "
+            "upload .jpg, .jpeg or .png"
+        )
     content_type = sniff_content_type(data)
     if content_type not in ("image/jpeg", "image/png"):
         raise RejectedInput(f"content is {content_type}, not a JPEG or PNG image")

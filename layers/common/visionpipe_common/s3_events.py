@@ -79,6 +79,10 @@ def unreadable_event_object(event: dict[str, Any]) -> S3Object:
     Its identity comes from the event itself, so redelivering the same event records it once.
     """
     if is_test_event(event):
-        return S3Object(bucket=str(event.get("Bucket", "")), key=TEST_EVENT, size=0, etag=str(event.get("RequestId", "")))
-    digest = uuid.uuid5(uuid.NAMESPACE_OID, repr(sorted(event.items()))).hex if isinstance(event, dict) else ""
+        return S3Object(
+            bucket=str(event.get("Bucket", "")), key=TEST_EVENT, size=0, etag=str(event.get("RequestId", ""))
+        )
+    digest = (
+        uuid.uuid5(uuid.NAMESPACE_OID, repr(sorted(event.items()))).hex if isinstance(event, dict) else ""
+    )
     return S3Object(bucket="", key="(unrecognised event)", size=0, etag=digest)

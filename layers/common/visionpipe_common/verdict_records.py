@@ -55,7 +55,9 @@ def result_key(obj: S3Object, request_id: str, status: str) -> str:
     return f"{folder}/{obj.key}/{request_id}.json"
 
 
-def verdict_item(p: Provenance, verdict: Verdict, latency_ms: float, detect_ms: float, image_info: dict) -> dict:
+def verdict_item(
+    p: Provenance, verdict: Verdict, latency_ms: float, detect_ms: float, image_info: dict
+) -> dict:
     request_id = p.obj.upload_id
     item = {
         "RequestID": request_id,

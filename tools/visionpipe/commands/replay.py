@@ -27,7 +27,10 @@ def failed_invocations(sqs, queue_url: str, limit: int):
     seen = 0
     while seen < limit:
         batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=min(10, limit - seen), WaitTimeSeconds=1, VisibilityTimeout=60
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(10, limit - seen),
+            WaitTimeSeconds=1,
+            VisibilityTimeout=60,
         ).get("Messages", [])
         if not batch:
             return
@@ -42,10 +45,14 @@ def run(args: argparse.Namespace) -> int:
     replayed = 0
     for receipt, function_arn, event in failed_invocations(sqs, args.queue_url, args.max):
         # The ARN names the version or alias that failed ("...:function:name:$LATEST"): replay there.
-        print(f"{'would replay' if args.dry_run else 'replaying'} to {function_arn}: {json.dumps(event)[:160]}")
+        print(
+            f"{'would replay' if args.dry_run else 'replaying'} to {function_arn}: {json.dumps(event)[:160]}"
+        )
         if args.dry_run:
             continue
-        lambda_client.invoke(FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(event).encode())
+        lambda_client.invoke(
+            FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(event).encode()
+        )
         sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=receipt)
         replayed += 1
     print(f"{replayed} event(s) replayed")

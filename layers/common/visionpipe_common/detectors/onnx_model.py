@@ -94,7 +94,9 @@ def score_of(output: np.ndarray, meta: ModelMetadata) -> float:
     values = np.asarray(output, dtype=np.float64)
     if values.size == 0:
         raise ValueError("model returned an empty output")
-    return float(values.max()) if meta.output_kind == "map" or values.size > 1 else float(values.reshape(-1)[0])
+    return (
+        float(values.max()) if meta.output_kind == "map" or values.size > 1 else float(values.reshape(-1)[0])
+    )
 
 
 def verdict_of(score: float, meta: ModelMetadata) -> Verdict:

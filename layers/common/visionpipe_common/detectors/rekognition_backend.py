@@ -30,7 +30,9 @@ class RekognitionDetector:
 
     def detect(self, image: DecodedImage) -> Verdict:
         if len(image.data) > MAX_IMAGE_BYTES:
-            raise RejectedInput(f"image is {len(image.data)} bytes; Rekognition accepts at most {MAX_IMAGE_BYTES}")
+            raise RejectedInput(
+                f"image is {len(image.data)} bytes; Rekognition accepts at most {MAX_IMAGE_BYTES}"
+            )
         try:
             response = self._client.detect_custom_labels(
                 ProjectVersionArn=self._arn, Image={"Bytes": image.data}, MinConfidence=0
@@ -39,7 +41,9 @@ class RekognitionDetector:
             if exc.response["Error"]["Code"] in PERMANENT_CODES:
                 raise RejectedInput(f"Rekognition refused the image: {exc}") from exc
             raise
-        labels = {label["Name"].lower(): float(label["Confidence"]) / 100.0 for label in response["CustomLabels"]}
+        labels = {
+            label["Name"].lower(): float(label["Confidence"]) / 100.0 for label in response["CustomLabels"]
+        }
         version = self._arn.rsplit("/", 2)[-2] if "/version/" in self._arn else self._arn
         anomaly = labels.get(self._label, 0.0)
         if anomaly * 100.0 >= self._min_confidence:

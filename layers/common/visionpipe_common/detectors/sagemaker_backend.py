@@ -56,9 +56,10 @@ class SageMakerDetector:
         except ClientError as exc:
             # ModelError: the container answered 4xx for this image; anything else propagates
             # (throttling, 5xx, endpoint missing) and is retried, then parked in the queue.
-            if exc.response["Error"]["Code"] == "ModelError" and 400 <= int(
-                exc.response.get("OriginalStatusCode", 500)
-            ) < 500:
+            if (
+                exc.response["Error"]["Code"] == "ModelError"
+                and 400 <= int(exc.response.get("OriginalStatusCode", 500)) < 500
+            ):
                 raise RejectedInput(f"endpoint {self._endpoint} refused the image: {exc}") from exc
             raise
         body = json.loads(response["Body"].read())

@@ -1,0 +1,277 @@
+"""detect_anomaly end to end in-process: moto S3/DynamoDB/SSM, a real ONNX model, real images."""
+
+import copy
+import json
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Key
+from moto import mock_aws
+from support.images import encode, jpeg_bytes, png_bytes, textured_rgb
+from support.lambda_context import FakeLambdaContext
+from support.onnx_models import brightness_metadata, mean_brightness_model
+
+from visionpipe.lambda_loader import load_handler_module
+from visionpipe.template import load_template, table_definition
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+IMAGE_BUCKET = "visionpipe-images-example"  # the bucket named in events/*.json
+VIDEO_BUCKET = "visionpipe-videos-example"
+ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "detect_anomaly",
+    "RESULTS_TABLE": "results",
+    "RESULTS_BUCKET": "results-bucket",
+    "IDEMPOTENCY_TABLE": "idempotency",
+    "DETECTOR_BACKEND": "onnx",
+    "MODEL_BUCKET": "model-bucket",
+    "MODEL_PREFIX_PARAMETER": "/visionpipe/anomaly/model-prefix",
+    "SAGEMAKER_ENDPOINT_NAME": "",
+    "SAGEMAKER_THRESHOLD": "0.5",
+    "REKOGNITION_PROJECT_VERSION_ARN": "",
+    "REKOGNITION_ANOMALY_LABEL": "anomaly",
+    "REKOGNITION_MIN_CONFIDENCE": "50",
+    "MAX_IMAGE_PIXELS": "1000000",
+    "MAX_IMAGE_BYTES": "5000000",
+    "FRAME_INTERVAL_SECONDS": "5",
+    "VIDEO_BUCKET": VIDEO_BUCKET,
+}
+
+
+def test_environment_here_is_the_one_the_template_gives():
+    template_env = load_template()["Resources"]["DetectAnomalyFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert set(template_env) == set(ENVIRONMENT)
+
+
+class Stack:
+    def __init__(self, module, s3, table):
+        self.module, self.s3, self.table = module, s3, table
+
+    def upload(self, key: str, body: bytes, **extra) -> dict:
+        """Put an object and return the S3 notification event Lambda would receive for it."""
+        response = self.s3.put_object(Bucket=IMAGE_BUCKET, Key=key, Body=body, **extra)
+        event = json.loads((EVENTS / "detect_anomaly_image_upload.json").read_text())
+        obj = event["Records"][0]["s3"]["object"]
+        obj.update(
+            key=quote_plus(key),
+            size=len(body),
+            eTag=response["ETag"].strip('"'),
+            versionId=response["VersionId"],
+            sequencer=f"{abs(hash(response['VersionId'])):018X}",
+        )
+        return event
+
+    def invoke(self, event: dict) -> dict:
+        return self.module.lambda_handler(event, FakeLambdaContext())
+
+    def items_for(self, image_name: str) -> list[dict]:
+        return self.table.query(IndexName="ImageIndex", KeyConditionExpression=Key("Image").eq(image_name))[
+            "Items"
+        ]
+
+    def all_items(self) -> list[dict]:
+        return self.table.scan()["Items"]
+
+
+@pytest.fixture
+def stack(monkeypatch):
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        for bucket in (IMAGE_BUCKET, VIDEO_BUCKET, "results-bucket", "model-bucket"):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=IMAGE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_object(Bucket="model-bucket", Key="anomaly/current/model.onnx", Body=mean_brightness_model())
+        s3.put_object(
+            Bucket="model-bucket", Key="anomaly/current/metadata.json", Body=brightness_metadata("bright-1")
+        )
+        boto3.client("ssm").put_parameter(
+            Name=ENVIRONMENT["MODEL_PREFIX_PARAMETER"], Value="anomaly/current/", Type="String"
+        )
+        dynamodb = boto3.resource("dynamodb")
+        table = dynamodb.create_table(TableName="results", **table_definition("ResultsTable"))
+        dynamodb.create_table(TableName="idempotency", **table_definition("IdempotencyTable"))
+        yield Stack(load_handler_module("detect_anomaly"), s3, table)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "content_type"),
+    [
+        ("red flower +1 café.jpg", jpeg_bytes(brightness=60), "image/jpeg"),
+        ("Überprüfung 2 + 2 ñandú.PNG", png_bytes(brightness=60), "image/png"),
+    ],
+)
+def test_real_image_gets_exactly_one_item_with_the_original_attributes(stack, name, body, content_type):
+    stack.invoke(stack.upload(f"image_inputs/{name}", body))
+
+    (item,) = stack.items_for(name)
+    assert item["DetectAnomalyResult"] == "False"
+    assert 0.5 <= float(item["Confidence"]) <= 1.0
+    assert item["RequestID"] and item["Date"].endswith("Z")
+    assert item["Status"] == "OK" and item["ContentType"] == content_type
+    assert item["Key"] == f"image_inputs/{name}" and item["Bucket"] == IMAGE_BUCKET
+    assert (
+        item["VersionId"]
+        and item["ETag"]
+        and item["Backend"] == "onnx"
+        and item["ModelVersion"] == "bright-1"
+    )
+    assert item["LatencyMs"] >= item["DetectLatencyMs"] > 0
+    document = json.loads(stack.s3.get_object(Bucket="results-bucket", Key=item["ResultKey"])["Body"].read())
+    assert document["RequestID"] == item["RequestID"] and document["DetectAnomalyResult"] == "False"
+
+
+def test_anomalous_image_is_flagged(stack):
+    stack.invoke(stack.upload("image_inputs/glare.jpg", jpeg_bytes(brightness=230)))
+    (item,) = stack.items_for("glare.jpg")
+    assert item["DetectAnomalyResult"] == "True" and float(item["Confidence"]) > 0.9
+
+
+def test_every_record_of_a_multi_record_event_is_judged(stack):
+    first = stack.upload("image_inputs/one.jpg", jpeg_bytes(seed=1))
+    second = stack.upload("image_inputs/two.png", png_bytes(seed=2))
+    first["Records"] += second["Records"]
+    result = stack.invoke(first)
+    assert len(result["outcomes"]) == 2
+    assert {i["Image"] for i in stack.all_items()} == {"one.jpg", "two.png"}
+
+
+def test_duplicate_delivery_writes_one_item(stack):
+    event = stack.upload("image_inputs/dup.jpg", jpeg_bytes())
+    stack.invoke(event)
+    stack.invoke(copy.deepcopy(event))
+    assert len(stack.items_for("dup.jpg")) == 1
+
+
+def test_duplicate_after_idempotency_expiry_still_writes_one_item(stack):
+    event = stack.upload("image_inputs/late-dup.jpg", jpeg_bytes())
+    stack.invoke(event)
+    idempotency = boto3.resource("dynamodb").Table("idempotency")
+    records = idempotency.scan()["Items"]
+    assert len(records) == 1
+    idempotency.delete_item(Key={"id": records[0]["id"]})  # as if its TTL had passed
+    stack.invoke(copy.deepcopy(event))
+    assert len(stack.items_for("late-dup.jpg")) == 1
+
+
+def test_reupload_of_the_same_name_gets_its_own_verdict(stack):
+    stack.invoke(stack.upload("image_inputs/same.jpg", jpeg_bytes(seed=1)))
+    stack.invoke(stack.upload("image_inputs/same.jpg", jpeg_bytes(seed=2)))
+    items = stack.items_for("same.jpg")
+    assert len(items) == 2 and items[0]["VersionId"] != items[1]["VersionId"]
+
+
+def test_captured_frame_points_at_its_source_video(stack):
+    key = "video_inputs/line 3.mp4/line 3_frame.0000002.jpg"
+    stack.invoke(stack.upload(key, jpeg_bytes()))
+    (item,) = stack.items_for("line 3_frame.0000002.jpg")
+    assert item["SourceVideoBucket"] == VIDEO_BUCKET
+    assert item["SourceVideoKey"] == "video_inputs/line 3.mp4"
+    assert float(item["FrameTime"]) == 10.0
+
+
+def test_frame_metadata_from_the_opencv_engine_is_used(stack):
+    key = "video_inputs/clip.mov/clip_frame.0000001.jpg"
+    metadata = {"source-bucket": VIDEO_BUCKET, "source-key": "video_inputs/clip.mov", "frame-time": "4.96"}
+    stack.invoke(stack.upload(key, jpeg_bytes(), Metadata=metadata))
+    (item,) = stack.items_for("clip_frame.0000001.jpg")
+    assert (item["SourceVideoKey"], float(item["FrameTime"])) == ("video_inputs/clip.mov", 4.96)
+
+
+BAD_INPUTS = [
+    ("empty.jpg", b"", "empty object"),
+    ("text.jpg", b"just some text, no pixels here", "not a JPEG or PNG"),
+    ("truncated.jpg", jpeg_bytes(64, 64)[:400], "corrupt or truncated"),
+    ("huge.png", encode(textured_rgb(1200, 900), "PNG"), "over the limit of 1000000"),
+    ("animation.gif", encode(textured_rgb(), "GIF"), "unsupported file type 'gif'"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "reason"), BAD_INPUTS)
+def test_bad_input_becomes_a_failure_item_with_a_reason(stack, name, body, reason):
+    result = stack.invoke(stack.upload(f"image_inputs/{name}", body))
+
+    (item,) = stack.items_for(name)
+    assert item["Status"] == "FAILED" and reason in item["Reason"]
+    assert "DetectAnomalyResult" not in item
+    assert result["outcomes"][0]["status"] == "FAILED"
+    document = json.loads(stack.s3.get_object(Bucket="results-bucket", Key=item["ResultKey"])["Body"].read())
+    assert document["Reason"] == item["Reason"] and item["ResultKey"].startswith("failures/")
+
+
+def test_oversized_object_is_rejected_without_downloading(stack):
+    event = stack.upload("image_inputs/big.jpg", jpeg_bytes())
+    event["Records"][0]["s3"]["object"]["size"] = 6_000_000
+    stack.invoke(event)
+    (item,) = stack.items_for("big.jpg")
+    assert "over the limit of 5000000" in item["Reason"]
+
+
+def test_object_deleted_before_processing_is_a_failure(stack):
+    event = stack.upload("image_inputs/gone.jpg", jpeg_bytes())
+    stack.s3.delete_object(
+        Bucket=IMAGE_BUCKET,
+        Key="image_inputs/gone.jpg",
+        VersionId=event["Records"][0]["s3"]["object"]["versionId"],
+    )
+    stack.invoke(event)
+    (item,) = stack.items_for("gone.jpg")
+    assert item["Status"] == "FAILED" and "no longer exists" in item["Reason"]
+
+
+def test_s3_test_event_is_recorded_as_a_failure(stack):
+    stack.invoke(json.loads((EVENTS / "detect_anomaly_s3_test_event.json").read_text()))
+    stack.invoke(json.loads((EVENTS / "detect_anomaly_s3_test_event.json").read_text()))
+    (item,) = stack.items_for("s3:TestEvent")
+    assert item["Status"] == "FAILED" and "s3:TestEvent" in item["Reason"]
+
+
+def test_event_that_is_not_from_s3_is_recorded_as_a_failure(stack):
+    stack.invoke({"source": "somewhere-else", "detail": {}})
+    (item,) = stack.items_for("(unrecognised event)")
+    assert "not an S3 notification event" in item["Reason"]
+
+
+def test_transient_error_fails_the_invocation_after_the_other_records(stack, monkeypatch):
+    good = stack.upload("image_inputs/ok.jpg", jpeg_bytes(seed=3))
+    flaky = stack.upload("image_inputs/flaky.jpg", jpeg_bytes(seed=4))
+    event = {"Records": flaky["Records"] + good["Records"]}
+    from botocore.exceptions import ClientError
+
+    real_detect = stack.module.detector.detect
+
+    def throttled_for_flaky(image):
+        if (
+            image.data
+            == stack.s3.get_object(Bucket=IMAGE_BUCKET, Key="image_inputs/flaky.jpg")["Body"].read()
+        ):
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "InvokeEndpoint"
+            )
+        return real_detect(image)
+
+    monkeypatch.setattr(stack.module.detector, "detect", throttled_for_flaky)
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        stack.invoke(event)
+    assert [i["Image"] for i in stack.all_items()] == ["ok.jpg"]
+
+    # Lambda's retry, once the throttling is over: the flaky image is judged, ok.jpg is not judged twice.
+    monkeypatch.setattr(stack.module.detector, "detect", real_detect)
+    stack.invoke(event)
+    assert sorted(i["Image"] for i in stack.all_items()) == ["flaky.jpg", "ok.jpg"]
+
+
+def test_sample_events_drive_the_handler(stack):
+    """The files in events/ (used with `sam local invoke -e`) are valid input for the handler."""
+    frame_key = "video_inputs/line 3.mp4/line 3_frame.0000002.jpg"
+    stack.s3.put_object(Bucket=IMAGE_BUCKET, Key=frame_key, Body=jpeg_bytes())
+    event = json.loads((EVENTS / "detect_anomaly_captured_frame.json").read_text())
+    event["Records"][0]["s3"]["object"].pop("versionId")  # the sample's version id is not in this moto bucket
+    result = stack.invoke(event)
+    assert result["outcomes"][0]["status"] == "OK"
+    (item,) = stack.items_for("line 3_frame.0000002.jpg")
+    assert item["SourceVideoKey"] == "video_inputs/line 3.mp4"
