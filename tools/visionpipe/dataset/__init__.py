@@ -1,0 +1,1 @@
+"""Dataset tools: labelImg Pascal VOC XML -> SageMaker object-detection JSON, split, upload."""
