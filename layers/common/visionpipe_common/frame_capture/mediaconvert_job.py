@@ -291,7 +291,7 @@ class MediaConvertEngine:
         self._capture = capture
         self._settings = settings
 
-    def start(self, obj: S3Object) -> dict[str, Any]:
+    def capture(self, obj: S3Object) -> dict[str, Any]:
         """Submit the job; frames arrive later, the job-state function records the outcome."""
         request = create_job_request(obj, self._image_bucket, self._capture, self._settings)
         try:
