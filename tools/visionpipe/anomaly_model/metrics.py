@@ -81,19 +81,26 @@ def confusion_at(normal_scores, anomalous_scores, threshold: float) -> Confusion
     )
 
 
-def best_f1_threshold(normal_scores, anomalous_scores) -> float:
-    """The threshold with the highest F1; among equally good ones, the middle of the widest gap.
+def best_f1_interval(normal_scores, anomalous_scores) -> tuple[float, float]:
+    """(low, high): every threshold in (low, high] gives the highest F1 (the widest such gap).
 
-    Candidate thresholds sit halfway between consecutive distinct scores, so the chosen value
-    leaves as much margin as the data allows on both sides.
+    Thresholds between two consecutive distinct scores all give the same confusion; of the gaps
+    with the best F1, the widest is returned.
     """
     normal = np.asarray(normal_scores, np.float64).ravel()
     anomalous = np.asarray(anomalous_scores, np.float64).ravel()
     values = np.unique(np.concatenate([normal, anomalous]))
     if values.size == 1:
-        return float(values[0])
+        return float(values[0]), float(values[0])
     candidates = (values[1:] + values[:-1]) / 2.0
     gaps = values[1:] - values[:-1]
     f1s = np.array([confusion_at(normal, anomalous, t).f1 for t in candidates])
     best = np.flatnonzero(np.isclose(f1s, f1s.max()))
-    return float(candidates[best[np.argmax(gaps[best])]])
+    chosen = best[np.argmax(gaps[best])]
+    return float(values[chosen]), float(values[chosen + 1])
+
+
+def best_f1_threshold(normal_scores, anomalous_scores) -> float:
+    """The middle of best_f1_interval: the best F1 with as much margin as the data allows."""
+    low, high = best_f1_interval(normal_scores, anomalous_scores)
+    return (low + high) / 2.0
