@@ -1,0 +1,37 @@
+"""publish_model_component (state machine task): a new version of the device's model component.
+
+Input: {"round", "model_artifact" (s3://.../model.tar.gz), "validation_map", "training_job",
+"model_package_arn", "classes"}. Creates the Greengrass v2 component version whose recipe points at
+the artifact; deployments that follow the component pick it up.
+"""
+
+import os
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from visionpipe_common.model_component import component_version, model_recipe, publish
+
+logger = Logger()
+tracer = Tracer()
+
+COMPONENT_NAME = os.environ["MODEL_COMPONENT_NAME"]
+greengrass = boto3.client("greengrassv2")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    recipe = model_recipe(
+        component_name=COMPONENT_NAME,
+        version=component_version(int(event["round"])),
+        model_artifact=event["model_artifact"],
+        classes=list(event.get("classes") or []),
+        validation_map=float(event["validation_map"]),
+        training_job=event["training_job"],
+        model_package_arn=event.get("model_package_arn", ""),
+    )
+    published = publish(greengrass, recipe)
+    logger.info("model component published", extra=published)
+    return published
