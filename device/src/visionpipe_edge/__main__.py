@@ -1,0 +1,60 @@
+"""Component entry point: `python -m visionpipe_edge`.
+
+On a Greengrass core (the nucleus sets AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT) the
+settings come from the component configuration over IPC, with live updates, and records are
+published to IoT Core. Anywhere else it takes the same options as `visionpipe device run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from visionpipe_edge import cli
+
+LOG = logging.getLogger("visionpipe_edge")
+IPC_SOCKET_VARIABLE = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
+
+
+def run_on_greengrass(client=None) -> int:
+    """Run as the Greengrass component until the nucleus stops it (SIGTERM)."""
+    from visionpipe_edge.config import IpcConfigWatcher
+    from visionpipe_edge.publishers import IpcPublisher
+    from visionpipe_edge.uploader import BackgroundUploader
+
+    if client is None:
+        from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+
+        client = GreengrassCoreIPCClientV2()
+    watcher = IpcConfigWatcher(client, model_dir=cli.default_model_dir() or None)
+    watcher.subscribe()
+    settings = watcher.settings
+    LOG.info("device %s, source %s, bucket %s", settings.device_id, settings.source, settings.bucket or "-")
+    uploader = None
+    if settings.bucket:
+        # Credentials: the TokenExchangeService dependency sets AWS_CONTAINER_CREDENTIALS_FULL_URI.
+        uploader = BackgroundUploader(
+            cli.s3_client(region=settings.region), settings.bucket, max_queue=settings.upload_queue_size
+        )
+    else:
+        LOG.warning("no bucket configured: detections are published and streamed but not uploaded")
+    try:
+        cli.run_loop(settings, uploader, IpcPublisher(client), settings_provider=lambda: watcher.settings)
+    finally:
+        watcher.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    if os.environ.get(IPC_SOCKET_VARIABLE) and not argv:
+        logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+        return run_on_greengrass()
+    parser = argparse.ArgumentParser(prog="python -m visionpipe_edge", description=__doc__.splitlines()[0])
+    cli.add_options(parser)
+    return cli.run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
