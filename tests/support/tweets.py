@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from oauthlib.oauth1.rfc5849 import signature
@@ -117,9 +118,10 @@ def assert_oauth1_signed(request, credentials: dict = CREDENTIALS) -> dict[str, 
         signature.base_string_uri(f"{url.scheme}://{url.netloc}{url.path}"),
         signature.normalize_parameters(signed),
     )
-    expected = signature.sign_hmac_sha1(
-        base, credentials["consumer_secret"], credentials["access_token_secret"]
+    secrets = SimpleNamespace(
+        client_secret=credentials["consumer_secret"], resource_owner_secret=credentials["access_token_secret"]
     )
+    expected = signature.sign_hmac_sha1_with_client(base, secrets)
     assert params["oauth_signature"] == expected, "OAuth 1.0a signature does not verify"
     return params
 
