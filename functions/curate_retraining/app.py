@@ -68,7 +68,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
                 "candidate": outcome.candidate_id,
                 "status": outcome.status,
                 "ok": outcome.ok,
-                "message": outcome.message,
+                "detail": outcome.message,
             },
         )
         if outcome.ok:

@@ -1,0 +1,224 @@
+"""statemachines/retrain.asl.json run by moto's ASL interpreter, end to end in-process."""
+
+import json
+import re
+
+import pytest
+from moto import mock_aws
+from moto.sagemaker.models import sagemaker_backends
+from support.images import jpeg_bytes
+from support.lambda_context import FakeLambdaContext
+from support.retraining_stack import (
+    ACCOUNT,
+    COMPONENT,
+    DETECTIONS_BUCKET,
+    MODEL_BUCKET,
+    REGION,
+    TABLE,
+    RetrainingStack,
+    template_substitution_names,
+)
+from support.training_data import annotation_bytes, write_labelled_image
+
+from visionpipe.dataset.convert import convert_folder
+from visionpipe.dataset.split import split_dataset
+from visionpipe.dataset.upload import upload_channels
+from visionpipe_common.retraining_candidates import CandidateStore
+from visionpipe_common.retraining_dataset import DEFAULT_HYPERPARAMETERS
+from visionpipe_common.retraining_rounds import RetrainingRounds
+
+pytestmark = pytest.mark.xdist_group("moto-stepfunctions")
+
+
+def test_definition_placeholders_are_exactly_the_template_substitutions():
+    from visionpipe.template import REPO_ROOT
+
+    text = (REPO_ROOT / "statemachines" / "retrain.asl.json").read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == template_substitution_names()
+    training = json.loads(text)["States"]["StartTraining"]
+    assert training["Resource"] == "${CreateTrainingJobResource}"
+    hyper = DEFAULT_HYPERPARAMETERS
+    assert (hyper["base_network"], hyper["epochs"], hyper["mini_batch_size"], hyper["learning_rate"]) == (
+        "resnet-50",
+        "60",
+        "10",
+        "0.004",
+    )
+
+
+@pytest.fixture
+def stack(monkeypatch, tmp_path):
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        stack = RetrainingStack(monkeypatch, threshold=3)
+        upload_base_dataset(stack, tmp_path)
+        yield stack
+
+
+def upload_base_dataset(stack, tmp_path) -> None:
+    """A real base dataset made by the dataset tools: 8 labelled images, 2 classes."""
+    src = tmp_path / "labelled"
+    src.mkdir()
+    for i in range(8):
+        objects = [("thumbs-up", 4, 4, 30, 30)] + ([("peace", 32, 8, 60, 40)] if i % 2 else [])
+        write_labelled_image(src, f"base{i}.JPG", (64, 48), objects, seed=i)
+    convert_folder(src, tmp_path / "converted")
+    split_dataset(tmp_path / "converted", tmp_path / "channels", validation_fraction=0.25)
+    upload_channels(stack.s3, tmp_path / "channels", MODEL_BUCKET, "datasets/base/")
+
+
+def approve_candidates(stack, count: int) -> list[str]:
+    module = stack.curator()
+    names = []
+    for i in range(count):
+        name = f"raw_office-cam-1_20261121-0831{i:02d}"
+        event = stack.upload_detection(
+            name,
+            jpeg_bytes(64, 48, seed=100 + i),
+            annotation_bytes(f"{name}.jpg", 64, 48, [(0, 5, 6, 20, 22)], {0: "thumbs-up"}),
+        )
+        module.lambda_handler(event, FakeLambdaContext())
+        names.append(name)
+    return names
+
+
+def started_execution(stack) -> str:
+    executions = stack.executions()
+    assert len(executions) == 1
+    assert executions[0]["name"] == "retrain-round-00001"
+    return executions[0]["executionArn"]
+
+
+def statuses(stack) -> dict[str, str]:
+    return {
+        c.candidate_id: c.status
+        for s in ("pending", "approved", "training", "trained")
+        for c in CandidateStore(stack.table).with_status(s)
+    }
+
+
+def test_better_model_is_registered_published_and_announced(stack):
+    stack.training.validation_map = 0.71
+    names = approve_candidates(stack, 3)  # the third approval reaches the threshold and starts round 1
+    execution = stack.wait_for_execution(started_execution(stack))
+    assert execution["status"] == "SUCCEEDED", execution
+
+    entered = stack.states_entered(execution["executionArn"])
+    assert entered[-3:] == ["FinishAdopted", "NotifyAdopted", "Adopted"]
+    assert "RegisterModel" in entered and "PublishModelComponent" in entered
+
+    (job,) = stack.training.jobs
+    assert job.hyper_parameters == {
+        **DEFAULT_HYPERPARAMETERS,
+        "num_classes": "2",
+        "num_training_samples": job.hyper_parameters["num_training_samples"],
+    }
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.input_data_config}
+    assert channels == {
+        c: f"s3://{MODEL_BUCKET}/datasets/rounds/round-00001/{c}/"
+        for c in ("train", "validation", "train_annotation", "validation_annotation")
+    }
+    keys = [
+        o["Key"] for o in stack.s3.list_objects_v2(Bucket=MODEL_BUCKET, Prefix="datasets/rounds/")["Contents"]
+    ]
+    train_images = [k for k in keys if "/train/" in k]
+    assert int(job.hyper_parameters["num_training_samples"]) == len(train_images)
+    assert len([k for k in keys if re.search(r"/(train|validation)/", k)]) == 8 + 3  # base + candidates
+
+    packages = stack.sagemaker.list_model_packages(ModelPackageGroupName=stack.model_package_group)
+    (package,) = packages["ModelPackageSummaryList"]
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    described = stack.sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
+    assert described["CustomerMetadataProperties"]["validation_mAP"] == "0.71"
+    artifact = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert artifact == job.model_artifacts["S3ModelArtifacts"]
+
+    (recipe,) = stack.recipes
+    assert (recipe["ComponentName"], recipe["ComponentVersion"]) == (COMPONENT, "1.0.1")
+    assert recipe["Manifests"][0]["Artifacts"][0]["Uri"] == artifact
+    assert recipe["ComponentConfiguration"]["DefaultConfiguration"]["Model"]["classes"] == [
+        "thumbs-up",
+        "peace",
+    ]
+
+    current = stack.table.get_item(Key={"pk": "model#current"})["Item"]
+    assert (float(current["validation_map"]), current["component_version"]) == (0.71, "1.0.1")
+    assert statuses(stack) == dict.fromkeys(names, "trained")
+    rounds = RetrainingRounds(stack.table, stack.sfn, stack.state_machine_arn, 3).state()
+    assert (rounds.running, rounds.next_round, rounds.approved) == (None, 2, 0)
+    assert rounds.last_result["outcome"] == "adopted"
+
+    (note,) = stack.notifications()
+    assert note["Subject"] == "visionpipe retraining round 1: new model adopted"
+    assert "validation mAP 0.71 beats the current model (none (first model))" in note["Message"]
+    assert f"{len(train_images)} training" in note["Message"]
+
+
+def test_model_that_is_not_better_keeps_the_current_one(stack):
+    stack.table.put_item(
+        Item={
+            "pk": "model#current",
+            "validation_map": json.loads("0.8", parse_float=__import__("decimal").Decimal),
+            "component_version": "1.0.7",
+        }
+    )
+    stack.training.validation_map = 0.64
+    names = approve_candidates(stack, 3)
+    execution = stack.wait_for_execution(started_execution(stack))
+    assert execution["status"] == "SUCCEEDED", execution
+    assert stack.states_entered(execution["executionArn"])[-3:] == ["KeepCurrentModel", "NotifyKept", "Kept"]
+    assert (
+        stack.sagemaker.list_model_packages(ModelPackageGroupName=stack.model_package_group)[
+            "ModelPackageSummaryList"
+        ]
+        == []
+    )
+    assert stack.recipes == []
+    assert stack.table.get_item(Key={"pk": "model#current"})["Item"]["component_version"] == "1.0.7"
+    assert statuses(stack) == dict.fromkeys(names, "trained")
+    (note,) = stack.notifications()
+    assert "validation mAP 0.64 does not beat the current model (0.8)" in note["Message"]
+
+
+def test_failed_training_returns_candidates_to_pending_and_notifies(stack):
+    stack.training.status = "Failed"
+    stack.training.failure_reason = "AlgorithmError: CUDA out of memory"
+    names = approve_candidates(stack, 3)
+    execution = stack.wait_for_execution(started_execution(stack))
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "RetrainingFailed"
+    assert stack.states_entered(execution["executionArn"])[-4:] == [
+        "ReadFailureReason",
+        "ReleaseCandidates",
+        "NotifyFailure",
+        "Failed",
+    ]
+    assert statuses(stack) == dict.fromkeys(names, "pending")
+    assert all(
+        "failed training round 1" in c.reason for c in CandidateStore(stack.table).with_status("pending")
+    )
+    assert stack.recipes == [] and "Item" not in stack.table.get_item(Key={"pk": "model#current"})
+    rounds = RetrainingRounds(stack.table, stack.sfn, stack.state_machine_arn, 3).state()
+    assert (
+        rounds.running is None
+        and rounds.last_result["error"]["Cause"] == "AlgorithmError: CUDA out of memory"
+    )
+    (note,) = stack.notifications()
+    assert note["Subject"] == "visionpipe retraining round 1: FAILED"
+    assert "SageMaker.TrainingJobFailed: AlgorithmError: CUDA out of memory" in note["Message"]
+
+
+def test_missing_metric_and_empty_dataset_fail_cleanly(monkeypatch):
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        stack = RetrainingStack(monkeypatch, threshold=1)
+        stack.training.validation_map = None
+        # no base dataset and a single candidate: validation would be empty -> the build step fails
+        approve_candidates(stack, 1)
+        execution = stack.wait_for_execution(started_execution(stack))
+        assert execution["status"] == "FAILED"
+        assert "BuildDataset" in stack.states_entered(execution["executionArn"])
+        assert "StartTraining" not in stack.states_entered(execution["executionArn"])
+        (note,) = stack.notifications()
+        assert "both channels need at least one" in note["Message"]
+        assert list(statuses(stack).values()) == ["pending"]
+        assert sagemaker_backends[ACCOUNT][REGION].training_jobs == {}
+        assert TABLE and DETECTIONS_BUCKET
