@@ -20,7 +20,7 @@ IPC_SOCKET_VARIABLE = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
 
 def run_on_greengrass(client=None) -> int:
     """Run as the Greengrass component until the nucleus stops it (SIGTERM)."""
-    from visionpipe_edge.config import IpcConfigWatcher
+    from visionpipe_edge.config import IpcConfigWatcher, model_defaults
     from visionpipe_edge.publishers import IpcPublisher
     from visionpipe_edge.uploader import BackgroundUploader
 
@@ -28,7 +28,7 @@ def run_on_greengrass(client=None) -> int:
         from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
         client = GreengrassCoreIPCClientV2()
-    watcher = IpcConfigWatcher(client, model_dir=cli.default_model_dir() or None)
+    watcher = IpcConfigWatcher(client, **model_defaults(cli.default_model_dir()))
     watcher.subscribe()
     settings = watcher.settings
     LOG.info("device %s, source %s, bucket %s", settings.device_id, settings.source, settings.bucket or "-")

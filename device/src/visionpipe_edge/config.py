@@ -8,11 +8,13 @@ deployment changes them (`subscribe_to_configuration_update`); off a core they c
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -131,13 +133,54 @@ class EdgeSettings:
         values: dict[str, Any] = {k: v for k, v in defaults.items() if v is not None}
         types = {f.name: f.type for f in fields(cls)}
         for key, name in CONFIG_KEYS.items():
-            if key in config and config[key] not in (None, ""):
-                values[name] = _coerce(types[name], config[key])
+            value = config.get(key)
+            if value is None or (isinstance(value, str | list | dict) and not value):
+                continue  # empty: the model's metadata or the built-in default applies
+            if key in ("inputWidth", "inputHeight") and float(value) <= 0:
+                continue
+            values[name] = _coerce(types[name], value)
         values.setdefault("thing_name", os.environ.get("AWS_IOT_THING_NAME", ""))
         return cls(**values)
 
     def with_updates(self, **changes: Any) -> EdgeSettings:
         return replace(self, **changes)
+
+
+def model_defaults(model_dir: str | Path | None) -> dict[str, Any]:
+    """Settings a model component describes in `model.json` next to its files.
+
+    Keys: detector, file, config_file, classes, name, version, input {width, height},
+    output_format, class_id_offset (the retraining flow's model.json has classes and version).
+    """
+    if not model_dir:
+        return {}
+    path = Path(model_dir) / "model.json"
+    defaults: dict[str, Any] = {"model_dir": str(model_dir)}
+    if not path.is_file():
+        return defaults
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        LOG.warning("ignoring unreadable %s", path)
+        return defaults
+    mapping = {
+        "detector": "detector",
+        "file": "model_file",
+        "config_file": "model_config_file",
+        "name": "model_name",
+        "version": "model_version",
+        "output_format": "output_format",
+        "class_id_offset": "class_id_offset",
+    }
+    for key, name in mapping.items():
+        if meta.get(key) not in (None, ""):
+            defaults[name] = meta[key]
+    if meta.get("classes"):
+        defaults["labels"] = tuple(str(c) for c in meta["classes"])
+    size = meta.get("input") or {}
+    if size.get("width") and size.get("height"):
+        defaults["input_width"], defaults["input_height"] = int(size["width"]), int(size["height"])
+    return defaults
 
 
 def _coerce(kind: str, value: Any) -> Any:

@@ -99,7 +99,7 @@ class DetectionLoop:
     def _apply(self, settings: EdgeSettings) -> None:
         previous = self._current
         if previous is None or any(getattr(previous, f) != getattr(settings, f) for f in SOURCE_FIELDS):
-            if self._source is not None:
+            if self._source is not None:  # a new frame source: reopen
                 self._source.close()
             self._source = self._source_factory(settings)
             LOG.info("frame source: %s", getattr(self._source, "name", settings.source))
@@ -183,6 +183,8 @@ class DetectionLoop:
                 settings = self._settings()
                 if settings is not self._current:
                     self._apply(settings)
+                if self._source is None:  # closed by a previous run(): reopen
+                    self._source = self._source_factory(settings)
                 frame = self._source.read()
                 if frame is None:
                     LOG.info("frame source ended after %d frames", self.stats.frames)
@@ -192,6 +194,7 @@ class DetectionLoop:
             self.stats.seconds = time.monotonic() - started
             if self._source is not None:
                 self._source.close()
+                self._source = None
         return self.stats
 
     def stop(self) -> None:
