@@ -1,0 +1,102 @@
+"""Settings from the component configuration (IPC) and the model component's model.json."""
+
+import json
+
+import pytest
+
+from visionpipe_edge.config import EdgeSettings, IpcConfigWatcher, model_defaults
+
+
+def test_camel_case_configuration_with_console_strings():
+    settings = EdgeSettings.from_config(
+        {
+            "deviceName": "office-cam-1",
+            "detectionThreshold": "0.7",
+            "uploadIntervalSeconds": "5",
+            "labels": "thumbs-up",
+            "inputWidth": 512,
+            "inputHeight": 512,
+            "publishToIoTCore": "false",
+            "dnnMean": [104, 117, 123],
+            "accessControl": {"aws.greengrass.ipc.mqttproxy": {}},
+        }
+    )
+    assert settings.device_id == "office-cam-1"
+    assert settings.threshold == 0.7 and settings.upload_interval == 5.0
+    assert settings.labels == ("thumbs-up",) and settings.input_size == (512, 512)
+    assert settings.publish is False and settings.dnn_mean == (104.0, 117.0, 123.0)
+
+
+def test_device_name_from_the_names_map_then_the_thing_name(monkeypatch):
+    monkeypatch.setenv("AWS_IOT_THING_NAME", "deeplens_HoVip9KQTXiC3UFub47lJA")
+    mapped = EdgeSettings.from_config({"deviceNames": {"deeplens_HoVip9KQTXiC3UFub47lJA": "Seattle01"}})
+    assert mapped.device_id == "Seattle01"
+    assert EdgeSettings.from_config({}).device_id == "deeplens_HoVip9KQTXiC3UFub47lJA"
+    assert EdgeSettings.from_config({}).resolved_topic == "visionpipe/deeplens_HoVip9KQTXiC3UFub47lJA/detections"
+
+
+def test_empty_values_fall_back_to_the_model_metadata(tmp_path):
+    (tmp_path / "model.json").write_text(
+        json.dumps(
+            {
+                "name": "ssd-thumbs-up",
+                "version": "1.0.3",
+                "detector": "dnn",
+                "file": "model.onnx",
+                "classes": ["thumbs-up"],
+                "input": {"width": 512, "height": 512},
+                "output_format": "sagemaker",
+            }
+        )
+    )
+    recipe_like = {"detector": "", "modelFile": "", "labels": [], "inputWidth": 0, "inputHeight": 0, "modelName": ""}
+    settings = EdgeSettings.from_config(recipe_like, **model_defaults(tmp_path))
+    assert (settings.detector, settings.model_file, settings.labels) == ("dnn", "model.onnx", ("thumbs-up",))
+    assert settings.input_size == (512, 512) and settings.model_version == "1.0.3"
+    assert settings.model_dir == str(tmp_path) and settings.output_format == "sagemaker"
+    explicit = EdgeSettings.from_config({**recipe_like, "labels": ["hand"]}, **model_defaults(tmp_path))
+    assert explicit.labels == ("hand",)
+
+
+def test_model_defaults_without_metadata(tmp_path):
+    assert model_defaults(tmp_path) == {"model_dir": str(tmp_path)}
+    assert model_defaults("") == {}
+
+
+def test_the_shipped_model_component_describes_the_cascade(model_dir):
+    defaults = model_defaults(model_dir)
+    assert defaults["detector"] == "cascade" and defaults["labels"] == ("face",)
+    assert (model_dir / defaults["model_file"]).is_file()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"detectionThreshold": 1.5}, {"detector": "yolo"}, {"outputFormat": "xml"}, {"uploadQueueSize": 0}],
+)
+def test_invalid_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        EdgeSettings.from_config(bad)
+
+
+def test_watcher_reads_over_ipc_and_follows_updates(fake_ipc):
+    client = fake_ipc({"detectionThreshold": 0.5, "bucket": "b1"})
+    seen = []
+    watcher = IpcConfigWatcher(client, on_change=seen.append)
+    watcher.subscribe()
+    assert watcher.settings.bucket == "b1"
+    client.update(bucket="b2", uploadIntervalSeconds=30)
+    assert watcher.settings.bucket == "b2" and watcher.settings.upload_interval == 30
+    assert seen and seen[-1].bucket == "b2"
+    watcher.close()
+    assert client.closed
+
+
+def test_the_recipe_defaults_are_valid_settings(model_dir):
+    import yaml
+
+    from visionpipe_edge.cli import REPO_MODEL_DIR
+
+    recipe = yaml.safe_load((REPO_MODEL_DIR.parents[1] / "recipe.yaml").read_text())
+    settings = EdgeSettings.from_config(recipe["ComponentConfiguration"]["DefaultConfiguration"], **model_defaults(model_dir))
+    assert settings.detector == "cascade" and settings.labels == ("face",)
+    assert settings.mjpeg_bind == "127.0.0.1" and settings.topic == "visionpipe/{iot:thingName}/detections"
