@@ -147,8 +147,8 @@ class RetryPolicy:
     attempts: int = 3
     backoff_seconds: float = 1.0  # 1 s, 2 s, ...
     max_wait_seconds: float = 8.0  # a 429 resetting later than this is left to Lambda's retry
-    sleep: Callable[[float], None] = field(default=time.sleep)
-    clock: Callable[[], float] = field(default=time.time)
+    sleep: Callable[[float], None] = field(default=lambda seconds: time.sleep(seconds))
+    clock: Callable[[], float] = field(default=lambda: time.time())
 
 
 class XClient:
