@@ -49,9 +49,11 @@ def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
 
 
 def _header(headers: Any, name: str) -> str | None:
+    """A header from werkzeug's Headers (case-insensitive) or a plain dict (moto's SNS passes {})."""
     if not headers:
         return None
-    for key in headers:
+    keys = headers.keys() if hasattr(headers, "keys") else []
+    for key in keys:
         if key.lower() == name.lower():
             return headers[key]
     return None

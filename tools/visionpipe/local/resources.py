@@ -68,6 +68,9 @@ class Deployment:
         resource = self.created.get(logical_id)
         if resource is None:
             raise UnresolvedReference(logical_id, attribute)
+        if attribute not in resource.attributes and resource.skipped:
+            # Not emulated: a stand-in value (its ARN or name) keeps the wiring resolvable.
+            return resource.attributes["Arn"] if attribute.endswith("Arn") else resource.attributes["Name"]
         if attribute not in resource.attributes:
             raise TemplateError(f"{logical_id} ({resource.type}) has no attribute {attribute} locally")
         return resource.attributes[attribute]
@@ -430,6 +433,17 @@ def create_rule(d: Deployment, logical_id: str, declaration: dict) -> CreatedRes
     if targets:
         events.put_targets(Rule=name, EventBusName=props.get("EventBusName", "default"), Targets=targets)
     return CreatedResource(logical_id, "AWS::Events::Rule", name, {"Arn": arn})
+
+
+@creates("AWS::SageMaker::ModelPackageGroup")
+def create_model_package_group(d: Deployment, logical_id: str, declaration: dict) -> CreatedResource:
+    props = _props(d, declaration)
+    name = props.get("ModelPackageGroupName") or d.generated_name(logical_id, 63)
+    request = {"ModelPackageGroupName": name}
+    if props.get("ModelPackageGroupDescription"):
+        request["ModelPackageGroupDescription"] = props["ModelPackageGroupDescription"]
+    arn = d.client("sagemaker").create_model_package_group(**request)["ModelPackageGroupArn"]
+    return CreatedResource(logical_id, declaration["Type"], arn, {"ModelPackageGroupArn": arn})
 
 
 # ------------------------------------------------------------------ nothing to emulate locally

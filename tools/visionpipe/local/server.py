@@ -11,9 +11,10 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 log = logging.getLogger("visionpipe.local")
 
-# Step Functions executions run in moto's ASL interpreter; Lambda never needs docker (the bridge
-# runs the handlers in-process).
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# Step Functions executions run in moto's ASL interpreter. Lambda keeps moto's default backend:
+# the bridge runs the template's handlers in-process (moto's docker path is never reached for
+# them; lambda.use_docker=false would switch to moto's echo backend instead).
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
 
 
 class LocalServer:

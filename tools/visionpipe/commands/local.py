@@ -1,0 +1,119 @@
+"""`visionpipe local up | outputs`: the whole stack on this machine, against moto's server."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+from visionpipe.template import REPO_ROOT
+
+STATE_DIR_ENV = "VISIONPIPE_STATE_DIR"
+
+
+def state_dir(explicit: str | None = None) -> Path:
+    return Path(explicit or os.environ.get(STATE_DIR_ENV) or REPO_ROOT / ".demo")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "local",
+        help="run every flow of template.yaml locally (moto server, in-process handlers)",
+        description="`local up` starts moto's server on 127.0.0.1, creates every resource template.yaml "
+        "declares, routes S3 notifications to the handlers as the template's S3 events say and runs "
+        "the handlers in-process. Point any boto3 client or the AWS CLI at it with "
+        "AWS_ENDPOINT_URL=<endpoint>. `local outputs` prints the running stack's resolved Outputs.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser(
+        "up", help="start the local stack; prints `READY <endpoint-url>`; Ctrl-C stops it"
+    )
+    up.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free port)")
+    up.add_argument("--state-dir", help=f"where local-<port>.json goes (default ${STATE_DIR_ENV} or .demo/)")
+    up.add_argument("--model-dir", help="onnx model folder (default .demo/model, trained when missing)")
+    up.add_argument("--parameter-overrides", default="", help='extra overrides: Key="value" Key2=value2')
+    up.add_argument("--verbose", action="store_true", help="debug logs from local mode")
+    up.set_defaults(func=run_up)
+    outputs = actions.add_parser("outputs", help="print the running local stack's Outputs as one JSON object")
+    outputs.add_argument("--port", type=int, help="the stack's port (default: the only/newest running one)")
+    outputs.add_argument("--state-dir", help=f"default ${STATE_DIR_ENV} or .demo/")
+    outputs.set_defaults(func=run_outputs)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from visionpipe.local.intrinsics import parse_parameter_overrides
+    from visionpipe.local.stack import LocalStack
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ready_out = sys.stdout
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    # Handlers log (Powertools JSON, EMF metrics) to stdout: keep stdout for the READY line only.
+    with contextlib.redirect_stdout(sys.stderr):
+        stack = LocalStack(
+            port=args.port,
+            model_dir=Path(args.model_dir) if args.model_dir else None,
+            parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
+        )
+        state_file = None
+        try:
+            stack.start()
+            state_file = stack.write_outputs(state_dir(args.state_dir) / f"local-{stack.port}.json")
+            print(f"READY {stack.endpoint_url}", file=ready_out, flush=True)
+            print(
+                f"outputs: {state_file}\nexport AWS_ENDPOINT_URL={stack.endpoint_url} "
+                "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1",
+                file=sys.stderr,
+            )
+            while not stop.wait(0.5):
+                pass
+        finally:
+            stack.stop()
+            if state_file is not None:
+                state_file.unlink(missing_ok=True)
+    print("local stack stopped", file=sys.stderr)
+    return 0
+
+
+def _alive(endpoint_url: str) -> bool:
+    parsed = urlparse(endpoint_url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def run_outputs(args: argparse.Namespace) -> int:
+    directory = state_dir(args.state_dir)
+    if args.port:
+        candidates = [directory / f"local-{args.port}.json"]
+    else:
+        candidates = sorted(directory.glob("local-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in candidates:
+        if not path.exists():
+            continue
+        state = json.loads(path.read_text())
+        if _alive(state["endpoint_url"]):
+            print(json.dumps(state["outputs"], indent=2, sort_keys=True))
+            return 0
+        if args.port is None:
+            continue
+    where = f"on port {args.port}" if args.port else f"(no live local-*.json in {directory})"
+    print(f"no running local stack {where}: start one with `visionpipe local up`", file=sys.stderr)
+    return 1
