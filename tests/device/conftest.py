@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from visionpipe_edge.cli import REPO_MODEL_DIR
 
 from tests.device.photos import face_frames, no_face_frames, write_video
-from visionpipe_edge.cli import REPO_MODEL_DIR
 
 BUCKET = "visionpipe-detections-test"
 
@@ -38,7 +38,7 @@ def model_dir() -> Path:
 
 @dataclass
 class FakeIpcClient:
-    """GreengrassCoreIPCClientV2's get_configuration / subscribe_to_configuration_update / publish_to_iot_core."""
+    """Stands in for GreengrassCoreIPCClientV2 (configuration get/subscribe, publish_to_iot_core)."""
 
     configuration: dict[str, Any]
     published: list[dict] = field(default_factory=list)
@@ -46,9 +46,13 @@ class FakeIpcClient:
     closed: bool = False
 
     def get_configuration(self, *, component_name=None, key_path=None):
-        return SimpleNamespace(component_name=component_name or "com.visionpipe.EdgeDetector", value=self.configuration)
+        return SimpleNamespace(
+            component_name=component_name or "com.visionpipe.EdgeDetector", value=self.configuration
+        )
 
-    def subscribe_to_configuration_update(self, *, component_name=None, key_path=None, on_stream_event=None, **_):
+    def subscribe_to_configuration_update(
+        self, *, component_name=None, key_path=None, on_stream_event=None, **_
+    ):
         self.handlers.append(on_stream_event)
         return SimpleNamespace(), SimpleNamespace(close=lambda: setattr(self, "closed", True))
 
@@ -67,4 +71,3 @@ class FakeIpcClient:
 @pytest.fixture
 def fake_ipc():
     return FakeIpcClient
-

@@ -19,7 +19,9 @@ def photograph(name: str) -> np.ndarray:
     return cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2BGR)
 
 
-def place(photo: np.ndarray, size: tuple[int, int] = FRAME_SIZE, scale: float = 1.0, offset=(0, 0)) -> np.ndarray:
+def place(
+    photo: np.ndarray, size: tuple[int, int] = FRAME_SIZE, scale: float = 1.0, offset=(0, 0)
+) -> np.ndarray:
     """The photo scaled (aspect kept) onto a mid-grey canvas of `size`, top-left at `offset`."""
     canvas = np.full((size[1], size[0], 3), 110, np.uint8)
     height = int(min(size[1], size[0] * photo.shape[0] / photo.shape[1]) * scale)

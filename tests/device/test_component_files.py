@@ -8,7 +8,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from visionpipe_edge.config import CONFIG_KEYS
 
 DEVICE = Path(__file__).resolve().parents[2] / "device"
@@ -31,7 +30,9 @@ GDK_CONFIG_SCHEMA = {
                     "required": ["author", "version", "build", "publish"],
                     "properties": {
                         "author": {"type": "string", "minLength": 1},
-                        "version": {"anyOf": [{"enum": ["NEXT_PATCH"]}, {"type": "string", "pattern": SEMVER}]},
+                        "version": {
+                            "anyOf": [{"enum": ["NEXT_PATCH"]}, {"type": "string", "pattern": SEMVER}]
+                        },
                         "build": {
                             "type": "object",
                             "required": ["build_system"],
@@ -39,7 +40,9 @@ GDK_CONFIG_SCHEMA = {
                                 "build_system": {"enum": ["zip", "maven", "gradle", "gradlew", "custom"]},
                                 "options": {
                                     "type": "object",
-                                    "properties": {"excludes": {"type": "array", "items": {"type": "string"}}},
+                                    "properties": {
+                                        "excludes": {"type": "array", "items": {"type": "string"}}
+                                    },
                                     "additionalProperties": False,
                                 },
                             },
@@ -97,7 +100,9 @@ def test_recipe_structure(folder):
     recipe = load_recipe(folder)
     assert set(recipe) <= RECIPE_KEYS
     assert recipe["RecipeFormatVersion"] == "2020-01-25"  # a string, as the reference requires
-    assert recipe["ComponentName"] == "{COMPONENT_NAME}" and recipe["ComponentVersion"] == "{COMPONENT_VERSION}"
+    assert (
+        recipe["ComponentName"] == "{COMPONENT_NAME}" and recipe["ComponentVersion"] == "{COMPONENT_VERSION}"
+    )
     assert recipe["ComponentPublisher"] == "{COMPONENT_AUTHOR}"
     (manifest,) = recipe["Manifests"]
     assert manifest["Platform"]["os"] == "linux"
@@ -114,7 +119,9 @@ def test_inference_depends_hard_on_token_exchange_and_the_model_component():
     dependencies = recipe["ComponentDependencies"]
     assert dependencies["aws.greengrass.TokenExchangeService"]["DependencyType"] == "HARD"
     assert dependencies[model_name]["DependencyType"] == "HARD"
-    assert model_name == "com.visionpipe.DetectorModel"  # the name the retraining flow publishes versions under
+    assert (
+        model_name == "com.visionpipe.DetectorModel"
+    )  # the name the retraining flow publishes versions under
 
 
 def test_mqtt_access_is_limited_to_the_components_own_topic():
@@ -133,7 +140,14 @@ def test_mqtt_access_is_limited_to_the_components_own_topic():
 def test_default_configuration_keys_are_all_understood():
     config = load_recipe(DEVICE)["ComponentConfiguration"]["DefaultConfiguration"]
     assert set(config) - {"accessControl"} == set(CONFIG_KEYS)
-    for required in ("deviceName", "detectionThreshold", "uploadIntervalSeconds", "bucket", "topic", "frameSource"):
+    for required in (
+        "deviceName",
+        "detectionThreshold",
+        "uploadIntervalSeconds",
+        "bucket",
+        "topic",
+        "frameSource",
+    ):
         assert required in config
     assert config["mjpegBind"] == "127.0.0.1"
 

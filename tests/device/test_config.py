@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from visionpipe_edge.config import EdgeSettings, IpcConfigWatcher, model_defaults
 
 
@@ -32,7 +31,9 @@ def test_device_name_from_the_names_map_then_the_thing_name(monkeypatch):
     mapped = EdgeSettings.from_config({"deviceNames": {"deeplens_HoVip9KQTXiC3UFub47lJA": "Seattle01"}})
     assert mapped.device_id == "Seattle01"
     assert EdgeSettings.from_config({}).device_id == "deeplens_HoVip9KQTXiC3UFub47lJA"
-    assert EdgeSettings.from_config({}).resolved_topic == "visionpipe/deeplens_HoVip9KQTXiC3UFub47lJA/detections"
+    assert (
+        EdgeSettings.from_config({}).resolved_topic == "visionpipe/deeplens_HoVip9KQTXiC3UFub47lJA/detections"
+    )
 
 
 def test_empty_values_fall_back_to_the_model_metadata(tmp_path):
@@ -49,7 +50,14 @@ def test_empty_values_fall_back_to_the_model_metadata(tmp_path):
             }
         )
     )
-    recipe_like = {"detector": "", "modelFile": "", "labels": [], "inputWidth": 0, "inputHeight": 0, "modelName": ""}
+    recipe_like = {
+        "detector": "",
+        "modelFile": "",
+        "labels": [],
+        "inputWidth": 0,
+        "inputHeight": 0,
+        "modelName": "",
+    }
     settings = EdgeSettings.from_config(recipe_like, **model_defaults(tmp_path))
     assert (settings.detector, settings.model_file, settings.labels) == ("dnn", "model.onnx", ("thumbs-up",))
     assert settings.input_size == (512, 512) and settings.model_version == "1.0.3"
@@ -93,10 +101,11 @@ def test_watcher_reads_over_ipc_and_follows_updates(fake_ipc):
 
 def test_the_recipe_defaults_are_valid_settings(model_dir):
     import yaml
-
     from visionpipe_edge.cli import REPO_MODEL_DIR
 
     recipe = yaml.safe_load((REPO_MODEL_DIR.parents[1] / "recipe.yaml").read_text())
-    settings = EdgeSettings.from_config(recipe["ComponentConfiguration"]["DefaultConfiguration"], **model_defaults(model_dir))
+    settings = EdgeSettings.from_config(
+        recipe["ComponentConfiguration"]["DefaultConfiguration"], **model_defaults(model_dir)
+    )
     assert settings.detector == "cascade" and settings.labels == ("face",)
     assert settings.mjpeg_bind == "127.0.0.1" and settings.topic == "visionpipe/{iot:thingName}/detections"

@@ -5,7 +5,6 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
 from visionpipe_edge.config import EdgeSettings
 from visionpipe_edge.detections import Box
 from visionpipe_edge.detectors import DnnDetector, build_detector
@@ -14,7 +13,7 @@ INPUT = (64, 48)  # w, h
 
 
 def brightness_ssd(path, layout="ssd"):
-    """output = rows + mean(input) * score_mask: one box whose score is the mean pixel (blob scaled to [0, 1])."""
+    """output = rows + mean(input) * score_mask: one box scored by the mean pixel (blob in [0, 1])."""
     if layout == "ssd":
         rows = np.array([[[[0, 1, 0, 0.25, 0.5, 0.75, 1.0], [0, 2, 0.0, 0, 0, 0.5, 0.5]]]], np.float32)
         mask = np.zeros_like(rows)

@@ -5,9 +5,9 @@ import types
 
 import numpy as np
 import pytest
+from visionpipe_edge.frame_sources import AwscamSource, FrameSourceError, OpenCvSource, open_source
 
 from tests.device.photos import face_frames, write_video
-from visionpipe_edge.frame_sources import AwscamSource, FrameSourceError, OpenCvSource, open_source
 
 
 def test_reads_every_frame_of_a_file_then_ends(tmp_path):

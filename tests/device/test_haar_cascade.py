@@ -3,9 +3,9 @@
 import cv2
 import numpy as np
 import pytest
+from visionpipe_edge.detectors.haar_cascade import CascadeFormatError, HaarCascade, group_rectangles
 
 from tests.device.photos import photograph
-from visionpipe_edge.detectors.haar_cascade import CascadeFormatError, HaarCascade, group_rectangles
 
 # Where OpenCV 4.12's CascadeClassifier finds the astronaut's face with the same file and settings
 # (detectMultiScale(gray, 1.1, 3, minSize=(30, 30)) -> [177, 66, 95, 95]), measured once with OpenCV 4.
@@ -66,7 +66,8 @@ def test_group_rectangles_drops_a_small_box_inside_a_stronger_big_one():
 def test_refuses_tilted_features(tmp_path):
     xml = """<?xml version="1.0"?><opencv_storage><cascade><stageType>BOOST</stageType>
     <featureType>HAAR</featureType><height>24</height><width>24</width><stages></stages>
-    <features><_><rects><_>0 0 2 2 -1.</_></rects><tilted>1</tilted></_></features></cascade></opencv_storage>"""
+    <features><_><rects><_>0 0 2 2 -1.</_></rects><tilted>1</tilted></_></features>
+    </cascade></opencv_storage>"""
     path = tmp_path / "tilted.xml"
     path.write_text(xml)
     with pytest.raises(CascadeFormatError, match="tilted"):

@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 import cv2
 import numpy as np
 import pytest
-
-from tests.device.conftest import BUCKET
-from tests.device.photos import face_frames, no_face_frames, write_video
 from visionpipe_edge.config import EdgeSettings, IpcConfigWatcher
 from visionpipe_edge.detections import Box, Detection
 from visionpipe_edge.loop import DetectionLoop
 from visionpipe_edge.mjpeg import FrameBuffer
 from visionpipe_edge.publishers import IpcPublisher
 from visionpipe_edge.uploader import BackgroundUploader
+
+from tests.device.conftest import BUCKET
+from tests.device.photos import face_frames, no_face_frames, write_video
 
 KINDS = ("images/", "json/", "latest/", "frames_resized/", "raw_images/", "training_annotation/")
 
@@ -99,15 +99,17 @@ def test_real_photographs_produce_all_six_objects(face_video, model_dir, s3_buck
 def test_raw_image_is_unannotated_and_the_image_is(face_video, model_dir, s3_bucket):
     clock = Clock(step=20.0)
     uploader = BackgroundUploader(s3_bucket, BUCKET)
-    DetectionLoop(lambda: settings(face_video, model_dir), uploader, clock=clock.now, monotonic=clock.monotonic).run(
-        max_frames=1
-    )
+    DetectionLoop(
+        lambda: settings(face_video, model_dir), uploader, clock=clock.now, monotonic=clock.monotonic
+    ).run(max_frames=1)
     uploader.close()
     (record_key,) = [k for k in objects(s3_bucket) if k.startswith("json/")]
     stamp = read_json(s3_bucket, record_key)["timestamp"]
 
     def decode(key):
-        return cv2.imdecode(np.frombuffer(s3_bucket.get_object(Bucket=BUCKET, Key=key)["Body"].read(), np.uint8), 1)
+        return cv2.imdecode(
+            np.frombuffer(s3_bucket.get_object(Bucket=BUCKET, Key=key)["Body"].read(), np.uint8), 1
+        )
 
     raw = decode(f"raw_images/raw_office-cam-1_{stamp}.jpg")
     annotated = decode(f"images/image_office-cam-1_{stamp}.jpg")
@@ -176,7 +178,7 @@ def test_records_are_published_over_ipc_and_config_updates_apply_live(face_video
     assert message["topic"] == "visionpipe/thing-7/detections"
     record = json.loads(message["payload"])
     assert record["device_id"] == "lobby-cam" and record["objects"][0]["object"] == "face"
-    # A deployment raises the threshold above any cascade score and renames the device: applied on the next frame.
+    # A deployment raises the threshold above any cascade score and renames the device: next frame.
     client.update(detectionThreshold=1.0, deviceName="renamed")
     assert watcher.settings.threshold == 1.0
     stats = loop.run(max_frames=3)

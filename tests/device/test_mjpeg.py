@@ -5,9 +5,9 @@ import http.client
 import cv2
 import numpy as np
 import pytest
+from visionpipe_edge.mjpeg import BOUNDARY, FrameBuffer, MjpegServer
 
 from tests.device.photos import photograph
-from visionpipe_edge.mjpeg import BOUNDARY, FrameBuffer, MjpegServer
 
 
 @pytest.fixture

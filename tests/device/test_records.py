@@ -36,8 +36,18 @@ def test_record_matches_the_agreed_schema():
         "time_utc": "2026-11-21T08:31:14.123Z",
         "image_key": "images/image_office-cam-1_20261121-083114.jpg",
         "objects": [
-            {"index": 0, "object": "thumbs-up", "confidence": 0.93, "box": {"xmin": 10, "ymin": 20, "xmax": 110, "ymax": 100}},
-            {"index": 1, "object": "thumbs-down", "confidence": 0.61, "box": {"xmin": 300, "ymin": 40, "xmax": 420, "ymax": 200}},
+            {
+                "index": 0,
+                "object": "thumbs-up",
+                "confidence": 0.93,
+                "box": {"xmin": 10, "ymin": 20, "xmax": 110, "ymax": 100},
+            },
+            {
+                "index": 1,
+                "object": "thumbs-down",
+                "confidence": 0.61,
+                "box": {"xmin": 300, "ymin": 40, "xmax": 420, "ymax": 200},
+            },
         ],
         "frame": {"width": 1280, "height": 720},
         "model": {"name": "ssd-thumbs-up", "version": "3"},
@@ -51,11 +61,17 @@ def test_training_annotation_boxes_equal_the_detections():
     )
     assert annotation["file"] == "raw_office-cam-1_20261121-083114.jpg"
     assert annotation["image_size"] == [{"width": 1280, "height": 720, "depth": 3}]
-    assert annotation["categories"] == [{"class_id": 0, "name": "thumbs-up"}, {"class_id": 1, "name": "thumbs-down"}]
+    assert annotation["categories"] == [
+        {"class_id": 0, "name": "thumbs-up"},
+        {"class_id": 1, "name": "thumbs-down"},
+    ]
     for entry, detection in zip(annotation["annotations"], DETECTIONS, strict=True):
         assert entry["class_id"] == detection.class_id
         assert (entry["left"], entry["top"]) == (detection.box.xmin, detection.box.ymin)
-        assert (entry["left"] + entry["width"], entry["top"] + entry["height"]) == (detection.box.xmax, detection.box.ymax)
+        assert (entry["left"] + entry["width"], entry["top"] + entry["height"]) == (
+            detection.box.xmax,
+            detection.box.ymax,
+        )
 
 
 def test_record_key_names_match_the_timestamp():

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from visionpipe_edge.detections import Box
 from visionpipe_edge.detectors.ssd_output import output_rows, parse_detections
 
@@ -23,7 +22,10 @@ def test_opencv_ssd_rows_1x1xNx7():
         dtype=np.float32,
     )
     found = parse_detections(output, LABELS, 0.5, (300, 300), "auto", class_id_offset=1)
-    assert [(d.label, d.class_id, round(d.score, 2)) for d in found] == [("thumbs-up", 0, 0.93), ("thumbs-down", 1, 0.81)]
+    assert [(d.label, d.class_id, round(d.score, 2)) for d in found] == [
+        ("thumbs-up", 0, 0.93),
+        ("thumbs-down", 1, 0.81),
+    ]
     assert found[0].box == Box(30, 60, 150, 180)
     assert found[1].box == Box(150, 150, 300, 270)
 

@@ -6,7 +6,6 @@ import threading
 import cv2
 import numpy as np
 import pytest
-
 from visionpipe_edge.records import DetectionKeys
 from visionpipe_edge.uploader import BackgroundUploader, UploadBatch, UploadThrottle
 

@@ -49,7 +49,9 @@ def run_on_greengrass(client=None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     if os.environ.get(IPC_SOCKET_VARIABLE) and not argv:
-        logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s"
+        )
         return run_on_greengrass()
     parser = argparse.ArgumentParser(prog="python -m visionpipe_edge", description=__doc__.splitlines()[0])
     cli.add_options(parser)

@@ -25,9 +25,17 @@ def annotate(image: np.ndarray, detections: list[Detection]) -> np.ndarray:
         text = f"{detection.label}: {detection.score * 100:.1f}%"
         (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         top = box.ymin - text_h - baseline - 2 if box.ymin - text_h - baseline - 2 >= 0 else box.ymax + 2
-        cv2.rectangle(out, (box.xmin, top), (box.xmin + text_w + 2, top + text_h + baseline + 2), BOX_COLOUR, -1)
+        cv2.rectangle(
+            out, (box.xmin, top), (box.xmin + text_w + 2, top + text_h + baseline + 2), BOX_COLOUR, -1
+        )
         cv2.putText(
-            out, text, (box.xmin + 1, top + text_h + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), thickness
+            out,
+            text,
+            (box.xmin + 1, top + text_h + 1),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            (0, 0, 0),
+            thickness,
         )
     return out
 

@@ -45,7 +45,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--local-port",
         type=int,
         metavar="N",
-        help="the local stack on 127.0.0.1:N (visionpipe local up): its visionpipe-detections-* bucket is used",
+        help="the local stack on 127.0.0.1:N (visionpipe local up); its visionpipe-detections-* bucket",
     )
     where.add_argument("--endpoint-url", help="S3 endpoint (default: $AWS_ENDPOINT_URL, else AWS)")
     where.add_argument("--region", help="S3 region (default: the AWS SDK's, e.g. $AWS_REGION)")
@@ -78,14 +78,21 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--model-file",
         default=d.model_file,
-        help="cascade XML (also looked up in cv2.data.haarcascades) or network weights (.onnx, .caffemodel, .pb)",
+        help="cascade XML (also found in cv2.data.haarcascades) or weights (.onnx, .caffemodel, .pb)",
     )
     model.add_argument("--model-config-file", default="", help="Caffe .prototxt or TensorFlow .pbtxt, if any")
     model.add_argument("--model-name", default=d.model_name, help="written to each record's model.name")
-    model.add_argument("--model-version", default=d.model_version, help="written to each record's model.version")
-    model.add_argument("--labels", default=",".join(d.labels), help="comma-separated class names (default: face)")
     model.add_argument(
-        "--class-id-offset", type=int, default=0, help="model class id minus this indexes --labels (1: background=0)"
+        "--model-version", default=d.model_version, help="written to each record's model.version"
+    )
+    model.add_argument(
+        "--labels", default=",".join(d.labels), help="comma-separated class names (default: face)"
+    )
+    model.add_argument(
+        "--class-id-offset",
+        type=int,
+        default=0,
+        help="model class id minus this indexes --labels (1: background=0)",
     )
     model.add_argument(
         "--output-format",
@@ -98,11 +105,15 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=f"{d.input_width}x{d.input_height}",
         help="model input WxH; frames are resized to it (default 320x240)",
     )
-    model.add_argument("--threshold", type=float, default=d.threshold, help="minimum confidence (default 0.5)")
+    model.add_argument(
+        "--threshold", type=float, default=d.threshold, help="minimum confidence (default 0.5)"
+    )
     model.add_argument("--dnn-scale", type=float, default=1.0, help="DNN blob scale factor (e.g. 0.007843)")
     model.add_argument("--dnn-mean", default="0,0,0", help="DNN blob mean B,G,R (e.g. 127.5,127.5,127.5)")
     model.add_argument("--no-swap-rb", action="store_true", help="feed BGR to the network instead of RGB")
-    model.add_argument("--cascade-scale-factor", type=float, default=d.cascade_scale_factor, help="pyramid step")
+    model.add_argument(
+        "--cascade-scale-factor", type=float, default=d.cascade_scale_factor, help="pyramid step"
+    )
     model.add_argument(
         "--cascade-min-neighbors", type=int, default=d.cascade_min_neighbours, help="votes needed per object"
     )
@@ -112,14 +123,25 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
     rates = parser.add_argument_group("uploads and stream")
     rates.add_argument(
-        "--interval", type=float, default=d.upload_interval, help="at most one upload per S seconds (default 10)"
+        "--interval",
+        type=float,
+        default=d.upload_interval,
+        help="at most one upload per S seconds (default 10)",
     )
     rates.add_argument(
-        "--queue-size", type=int, default=d.upload_queue_size, help="upload queue bound; oldest dropped (default 8)"
+        "--queue-size",
+        type=int,
+        default=d.upload_queue_size,
+        help="upload queue bound; oldest dropped (default 8)",
     )
-    rates.add_argument("--jpeg-quality", type=int, default=d.jpeg_quality, help="JPEG quality 1-100 (default 90)")
     rates.add_argument(
-        "--mjpeg-port", type=int, default=-1, help="serve annotated frames as MJPEG on this port (0: any; default off)"
+        "--jpeg-quality", type=int, default=d.jpeg_quality, help="JPEG quality 1-100 (default 90)"
+    )
+    rates.add_argument(
+        "--mjpeg-port",
+        type=int,
+        default=-1,
+        help="serve annotated frames as MJPEG on this port (0: any; default off)",
     )
     rates.add_argument("--mjpeg-bind", default="127.0.0.1", help="MJPEG bind address (default 127.0.0.1)")
     rates.add_argument(
@@ -184,7 +206,9 @@ def find_detections_bucket(s3: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uploader = None
     bucket = ""
     if not args.no_upload:

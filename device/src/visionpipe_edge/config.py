@@ -114,7 +114,12 @@ class EdgeSettings:
     @property
     def device_id(self) -> str:
         """The name written into keys and records."""
-        return self.device_name or self.device_names.get(self.thing_name, "") or self.thing_name or "local-device"
+        return (
+            self.device_name
+            or self.device_names.get(self.thing_name, "")
+            or self.thing_name
+            or "local-device"
+        )
 
     @property
     def resolved_topic(self) -> str:

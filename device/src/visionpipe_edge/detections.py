@@ -60,6 +60,4 @@ def scale_box(box: Box, from_size: tuple[int, int], to_size: tuple[int, int]) ->
 def scale_detections(
     detections: list[Detection], from_size: tuple[int, int], to_size: tuple[int, int]
 ) -> list[Detection]:
-    return [
-        Detection(d.class_id, d.label, d.score, scale_box(d.box, from_size, to_size)) for d in detections
-    ]
+    return [Detection(d.class_id, d.label, d.score, scale_box(d.box, from_size, to_size)) for d in detections]

@@ -54,7 +54,9 @@ class OpenCvSource(FrameSource):
 
     def __init__(self, spec: str, loop: bool = False, realtime: bool = False, reconnect_seconds: float = 2.0):
         self.spec = spec
-        self.kind = "camera" if spec.isdigit() else "stream" if spec.lower().startswith(STREAM_PREFIXES) else "file"
+        self.kind = (
+            "camera" if spec.isdigit() else "stream" if spec.lower().startswith(STREAM_PREFIXES) else "file"
+        )
         if self.kind == "file" and not Path(spec).is_file():
             raise FrameSourceError(f"video file not found: {spec}")
         self.name = f"{self.kind}:{spec}"

@@ -108,7 +108,9 @@ class DetectionLoop:
             LOG.info("detector: %s (%s)", settings.detector, settings.model_file)
         if previous is not None:
             self.stats.reloads += 1
-            LOG.info("settings applied: threshold=%s interval=%ss", settings.threshold, settings.upload_interval)
+            LOG.info(
+                "settings applied: threshold=%s interval=%ss", settings.threshold, settings.upload_interval
+            )
         self._throttle.interval = settings.upload_interval
         self._current = settings
 
@@ -148,7 +150,9 @@ class DetectionLoop:
             settings.device_id, moment, on_frame, frame_size, settings.model_name, settings.model_version
         )
         keys = DetectionKeys.for_detection(settings.device_id, record["timestamp"])
-        annotation = build_training_annotation(keys.raw.rsplit("/", 1)[-1], on_frame, frame_size, settings.labels)
+        annotation = build_training_annotation(
+            keys.raw.rsplit("/", 1)[-1], on_frame, frame_size, settings.labels
+        )
         if self.uploader is not None:
             self.uploader.submit(
                 UploadBatch(

@@ -87,7 +87,9 @@ class MjpegServer:
                         if latest is None:
                             continue
                         sequence, jpeg = latest
-                        header = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                        header = (
+                            f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                        )
                         self.wfile.write(header.encode() + jpeg + b"\r\n")
                 except (BrokenPipeError, ConnectionResetError):
                     pass

@@ -20,7 +20,9 @@ class IpcPublisher:
 
     def publish(self, topic: str, message: dict) -> None:
         try:
-            self.client.publish_to_iot_core(topic_name=topic, qos=self.qos, payload=json.dumps(message).encode())
+            self.client.publish_to_iot_core(
+                topic_name=topic, qos=self.qos, payload=json.dumps(message).encode()
+            )
             self.published += 1
         except Exception:  # the nucleus spools while offline; anything else is logged, never fatal
             self.failed += 1

@@ -48,7 +48,9 @@ class DetectionKeys:
 def time_tokens(moment: datetime) -> tuple[str, str]:
     """("20261121-083114", "2026-11-21T08:31:14.123Z") for a moment, in UTC."""
     moment = moment.astimezone(UTC)
-    return moment.strftime(TIME_FORMAT), moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime(TIME_FORMAT), moment.strftime(
+        "%Y-%m-%dT%H:%M:%S."
+    ) + f"{moment.microsecond // 1000:03d}Z"
 
 
 def build_record(
@@ -67,7 +69,12 @@ def build_record(
         "time_utc": time_utc,
         "image_key": DetectionKeys.for_detection(device_id, timestamp).image,
         "objects": [
-            {"index": index, "object": d.label, "confidence": round(float(d.score), 4), "box": d.box.as_dict()}
+            {
+                "index": index,
+                "object": d.label,
+                "confidence": round(float(d.score), 4),
+                "box": d.box.as_dict(),
+            }
             for index, d in enumerate(detections)
         ],
         "frame": {"width": frame_size[0], "height": frame_size[1]},

@@ -14,8 +14,9 @@ from visionpipe_edge import cli as edge_cli
 
 EPILOG = """examples:
   visionpipe device run --source 0 --local-port 5000 --mjpeg-port 8080
-  visionpipe device run --source demo.mp4 --bucket "$(aws cloudformation describe-stacks --stack-name visionpipe \\
-      --query "Stacks[0].Outputs[?OutputKey=='DetectionsBucketName'].OutputValue" --output text)" --interval 5
+  visionpipe device run --source demo.mp4 --interval 5 --bucket "$(aws cloudformation describe-stacks \\
+      --stack-name visionpipe --output text \\
+      --query "Stacks[0].Outputs[?OutputKey=='DetectionsBucketName'].OutputValue")"
   visionpipe device run --source rtsp://camera.local/stream --detector dnn --model-file ssd.onnx \\
       --labels thumbs-up --input-size 512x512 --output-format sagemaker --no-upload --mjpeg-port 8080
 

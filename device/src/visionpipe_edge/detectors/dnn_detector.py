@@ -12,7 +12,7 @@ from visionpipe_edge.detectors.ssd_output import parse_detections
 
 
 def load_network(model_path: Path, config_path: Path | None = None) -> cv2.dnn.Net:
-    """cv2.dnn.readNet picks the framework from the file extensions (.onnx, .caffemodel+.prototxt, .pb+.pbtxt)."""
+    """cv2.dnn.readNet picks the framework from the extensions (.onnx, .caffemodel+.prototxt, .pb+.pbtxt)."""
     if not model_path.is_file():
         raise FileNotFoundError(f"model file not found: {model_path}")
     if config_path is not None and not config_path.is_file():

@@ -96,7 +96,9 @@ class HaarCascade:
     def _corner_offsets(self, stride: int) -> np.ndarray:
         """Flat integral-image offsets (F, 3, 4) of each rectangle's corners, relative to a window."""
         x, y, w, h = (self._rects[..., i] for i in range(4))
-        return np.stack([y * stride + x, y * stride + x + w, (y + h) * stride + x, (y + h) * stride + x + w], -1)
+        return np.stack(
+            [y * stride + x, y * stride + x + w, (y + h) * stride + x, (y + h) * stride + x + w], -1
+        )
 
     def _passing_windows(self, gray: np.ndarray, step: int) -> np.ndarray:
         """Top-left corners (N, 2) of the windows of one pyramid level that pass every stage."""
@@ -109,10 +111,14 @@ class HaarCascade:
         xs, ys = xs.ravel(), ys.ravel()
         base = ys * stride + xs
         # Variance normalisation over the window minus a one-pixel border (as OpenCV does).
-        nr = np.array([stride + 1, stride + win_w - 1, (win_h - 1) * stride + 1, (win_h - 1) * stride + win_w - 1])
+        nr = np.array(
+            [stride + 1, stride + win_w - 1, (win_h - 1) * stride + 1, (win_h - 1) * stride + win_w - 1]
+        )
         area = (win_w - 2) * (win_h - 2)
         total = flat[base + nr[3]] - flat[base + nr[1]] - flat[base + nr[2]] + flat[base + nr[0]]
-        total_sq = flat_sq[base + nr[3]] - flat_sq[base + nr[1]] - flat_sq[base + nr[2]] + flat_sq[base + nr[0]]
+        total_sq = (
+            flat_sq[base + nr[3]] - flat_sq[base + nr[1]] - flat_sq[base + nr[2]] + flat_sq[base + nr[0]]
+        )
         norm = area * total_sq - total * total
         norm = np.where(norm > 0, np.sqrt(np.maximum(norm, 0)), 1.0)
         offsets = self._corner_offsets(stride)
@@ -141,7 +147,9 @@ class HaarCascade:
             keep = keep[sums >= stage.threshold - THRESHOLD_EPS]
         return np.stack([xs[keep], ys[keep]], axis=1)
 
-    def _dense_values(self, integral: np.ndarray, stage: _Stage, extent: tuple[int, int], step: int) -> np.ndarray:
+    def _dense_values(
+        self, integral: np.ndarray, stage: _Stage, extent: tuple[int, int], step: int
+    ) -> np.ndarray:
         """Feature values (windows, K) of one stage for every window of the level, row-major like the grid."""
         rows, cols = extent
         values = np.zeros(((rows + step - 1) // step * ((cols + step - 1) // step), stage.feature_index.size))
@@ -154,7 +162,9 @@ class HaarCascade:
                 def corner(dy: int, dx: int) -> np.ndarray:
                     return integral[dy : dy + rows : step, dx : dx + cols : step]  # noqa: B023
 
-                total = total + weight * (corner(y + h, x + w) - corner(y, x + w) - corner(y + h, x) + corner(y, x))
+                total = total + weight * (
+                    corner(y + h, x + w) - corner(y, x + w) - corner(y + h, x) + corner(y, x)
+                )
             values[:, k] = np.ravel(total)
         return values
 
@@ -182,7 +192,11 @@ class HaarCascade:
             if scaled_w - win_w + 1 <= 0 or scaled_h - win_h + 1 <= 0 or window_w > max_w or window_h > max_h:
                 break
             if window_w >= min_size[0] and window_h >= min_size[1]:
-                level = gray if factor == 1.0 else cv2.resize(gray, (scaled_w, scaled_h), interpolation=cv2.INTER_LINEAR)
+                level = (
+                    gray
+                    if factor == 1.0
+                    else cv2.resize(gray, (scaled_w, scaled_h), interpolation=cv2.INTER_LINEAR)
+                )
                 step = 1 if factor > 2 else 2
                 for x, y in self._passing_windows(level, step):
                     candidates.append((round(x * factor), round(y * factor), window_w, window_h))
@@ -190,8 +204,10 @@ class HaarCascade:
         return group_rectangles(candidates, min_neighbours)
 
 
-def group_rectangles(rects: list[tuple[int, int, int, int]], threshold: int, eps: float = 0.2) -> list[Detection]:
-    """OpenCV's groupRectangles: cluster similar boxes, average them, keep clusters with > threshold members."""
+def group_rectangles(
+    rects: list[tuple[int, int, int, int]], threshold: int, eps: float = 0.2
+) -> list[Detection]:
+    """OpenCV's groupRectangles: cluster similar boxes, average each cluster, keep those above threshold."""
     if not rects:
         return []
     boxes = np.asarray(rects, dtype=np.float64)
@@ -220,7 +236,9 @@ def group_rectangles(rects: list[tuple[int, int, int, int]], threshold: int, eps
     clusters: dict[int, list[int]] = {}
     for i in range(len(rects)):
         clusters.setdefault(find(i), []).append(i)
-    averaged = [(np.round(boxes[members].mean(axis=0)).astype(int), len(members)) for members in clusters.values()]
+    averaged = [
+        (np.round(boxes[members].mean(axis=0)).astype(int), len(members)) for members in clusters.values()
+    ]
     kept = []
     for i, (r1, n1) in enumerate(averaged):
         if n1 <= threshold:

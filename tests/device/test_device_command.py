@@ -1,0 +1,119 @@
+"""`visionpipe device run` on a video of real photographs, against moto's S3 server (local stack stand-in)."""
+
+import argparse
+import json
+import urllib.request
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from visionpipe_edge.__main__ import run_on_greengrass
+
+from visionpipe import cli
+
+KINDS = ("images/", "json/", "latest/", "frames_resized/", "raw_images/", "training_annotation/")
+
+
+@pytest.fixture
+def moto_s3():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    reset = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()  # moto's state is process-wide: start empty
+    s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1")
+    s3.create_bucket(Bucket="visionpipe-detections-0a1b2c3d")
+    yield port, s3
+    urllib.request.urlopen(reset, timeout=10).close()
+    server.stop()
+
+
+def test_device_run_writes_all_six_kinds_to_the_local_detections_bucket(face_video, moto_s3, capsys):
+    port, s3 = moto_s3
+    argv = ["device", "run", "--source", str(face_video), "--local-port", str(port)]
+    argv += ["--device-name", "laptop-cam", "--interval", "0", "--log-level", "WARNING"]
+    assert cli.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["bucket"] == "visionpipe-detections-0a1b2c3d"
+    assert summary["frames"] == 5 and summary["frames_with_detections"] == 3
+    assert summary["dropped"] == 0 and summary["failed"] == 0
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="visionpipe-detections-0a1b2c3d")["Contents"]]
+    for kind in KINDS:
+        assert any(k.startswith(kind) for k in keys), kind
+    for record_key in (k for k in keys if k.startswith("json/")):
+        record = json.loads(
+            s3.get_object(Bucket="visionpipe-detections-0a1b2c3d", Key=record_key)["Body"].read()
+        )
+        stamp = record["timestamp"]
+        assert record_key == f"json/record_laptop-cam_{stamp}.json"
+        assert record["image_key"] in keys
+        assert f"raw_images/raw_laptop-cam_{stamp}.jpg" in keys
+        assert f"frames_resized/resized_laptop-cam_{stamp}.jpg" in keys
+        annotation = json.loads(
+            s3.get_object(
+                Bucket="visionpipe-detections-0a1b2c3d",
+                Key=f"training_annotation/raw_laptop-cam_{stamp}.json",
+            )["Body"].read()
+        )
+        boxes = [o["box"] for o in record["objects"]]
+        assert [
+            {
+                "xmin": a["left"],
+                "ymin": a["top"],
+                "xmax": a["left"] + a["width"],
+                "ymax": a["top"] + a["height"],
+            }
+            for a in annotation["annotations"]
+        ] == boxes
+
+
+def test_no_upload_mode_writes_nothing(face_video, moto_s3, capsys):
+    port, s3 = moto_s3
+    assert cli.main(["device", "run", "--source", str(face_video), "--no-upload", "--max-frames", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["bucket"] is None and summary["frames"] == 1
+    assert "Contents" not in s3.list_objects_v2(Bucket="visionpipe-detections-0a1b2c3d")
+
+
+def test_help_documents_every_option():
+    parser = cli.build_parser()
+    device = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["device"]
+    run = next(a for a in device._actions if isinstance(a, argparse._SubParsersAction)).choices["run"]
+    options = [a for a in run._actions if a.option_strings]
+    assert len(options) > 30
+    for action in options:
+        assert action.help, f"{action.option_strings} has no help"
+    text = run.format_help()
+    for option in (
+        "--source",
+        "--bucket",
+        "--local-port",
+        "--device-name",
+        "--detector",
+        "--max-frames",
+        "--duration",
+    ):
+        assert option in text
+
+
+def test_component_entry_point_on_a_core(face_video, model_dir, s3_bucket, fake_ipc, monkeypatch):
+    """`python -m visionpipe_edge` under Greengrass: settings over IPC, uploads, publishes."""
+    monkeypatch.setenv("AWS_IOT_THING_NAME", "core-1")
+    monkeypatch.setenv("VISIONPIPE_MODEL_DIR", str(model_dir))
+    client = fake_ipc(
+        {
+            "frameSource": str(face_video),
+            "bucket": "visionpipe-detections-test",
+            "uploadIntervalSeconds": 0,
+            "mjpegPort": -1,
+            "detector": "",
+            "labels": [],
+        }
+    )
+    assert run_on_greengrass(client) == 0
+    assert len(client.published) == 3
+    assert {m["topic"] for m in client.published} == {"visionpipe/core-1/detections"}
+    keys = [o["Key"] for o in s3_bucket.list_objects_v2(Bucket="visionpipe-detections-test")["Contents"]]
+    for kind in KINDS:
+        assert any(k.startswith(kind + ("image_core-1" if kind == "images/" else "")) for k in keys), kind
+    assert client.closed
