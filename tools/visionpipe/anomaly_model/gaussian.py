@@ -63,7 +63,8 @@ def fit(
     rows = features.reshape(n, d, h * w).transpose(0, 2, 1).astype(np.float64)  # (N, P, D)
     mean = rows.mean(axis=0)
     centred = rows - mean
-    local = np.einsum("npd,npe->pde", centred, centred) / (n - 1)  # (P, D, D)
+    by_position = np.ascontiguousarray(centred.transpose(1, 0, 2))  # (P, N, D)
+    local = np.matmul(by_position.transpose(0, 2, 1), by_position) / (n - 1)  # (P, D, D), batched BLAS
     if neighbourhood:
         local = _neighbourhood_mean(local, (h, w), neighbourhood)
     pooled = local.mean(axis=0)
