@@ -30,7 +30,7 @@ def test_twenty_second_phone_clip_yields_four_frames_and_four_verdicts_linked_to
     local_stack.client("s3").put_object(Bucket=local_stack.outputs["VideoBucketName"], Key=key, Body=clip)
 
     frame_names = [f"{stem}_frame.{i:07d}.jpg" for i in range(4)]
-    local_stack.wait_until(lambda: all(items_for(local_stack, name) for name in frame_names), timeout=60)
+    local_stack.wait_until(lambda: all(items_for(local_stack, name) for name in frame_names), timeout=150)
     local_stack.wait_idle()
     frames = local_stack.client("s3").list_objects_v2(
         Bucket=local_stack.outputs["ImageBucketName"], Prefix=f"{key}/"
