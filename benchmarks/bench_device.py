@@ -89,7 +89,9 @@ def run_segment(settings: EdgeSettings, s3, seconds: float, sample_every: float 
                 )
 
         threading.Thread(target=sample, daemon=True).start()
+    cpu = time.thread_time()
     stats = loop.run(duration=seconds)
+    stats.loop_cpu_seconds = time.thread_time() - cpu  # the loop thread's own CPU: load-independent
     loop.stop()
     upload = None
     if uploader is not None:
@@ -132,11 +134,14 @@ def main() -> int:
         )
         run_segment(settings, None, 2.0)  # warm-up: imports, cascade parse, codec
         fps = {"off": [], "on": []}
+        cpu = {"off": [0.0, 0], "on": [0.0, 0]}
         uploads = 0
         for round_number in range(args.rounds):
             for mode in ("off", "on"):
                 stats, upload, _ = run_segment(settings, s3 if mode == "on" else None, args.round)
                 fps[mode].append(stats.fps)
+                cpu[mode][0] += stats.loop_cpu_seconds
+                cpu[mode][1] += stats.frames
                 uploads += upload.uploaded if upload else 0
                 extra = f", {upload.uploaded} uploads, {upload.dropped} dropped" if upload else ""
                 print(
@@ -145,6 +150,11 @@ def main() -> int:
                 )
         off, on = sum(fps["off"]) / len(fps["off"]), sum(fps["on"]) / len(fps["on"])
         print(f"loop fps: uploads off {off:.2f}, on {on:.2f}; ratio on/off {on / off:.3f} (target >= 0.9)")
+        per_frame = {mode: 1000 * total / max(frames, 1) for mode, (total, frames) in cpu.items()}
+        print(
+            f"loop-thread CPU per frame: off {per_frame['off']:.0f} ms, on {per_frame['on']:.0f} ms "
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; fps is noisy when busy)"
+        )
 
         print(f"memory: uploads on for {args.duration:.0f} s, RSS every {args.sample:.0f} s")
         stats, upload, samples = run_segment(settings, s3, args.duration, sample_every=args.sample)
