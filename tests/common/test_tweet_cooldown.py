@@ -5,6 +5,7 @@ import threading
 import boto3
 import pytest
 from moto import mock_aws
+from support.tweets import make_moto_dynamodb_writes_atomic
 
 from visionpipe.template import table_definition
 from visionpipe_common.tweet_cooldown import ClaimResult, DeviceCooldown
@@ -69,6 +70,16 @@ def test_a_posted_record_coming_back_is_recognised_as_already_posted(ddb):
     assert item(ddb, "cam-1")["TweetId"]["S"] == "1861"
 
 
+def test_the_last_posted_record_stays_a_duplicate_after_the_window(ddb):
+    clock = Clock()
+    cooldown = DeviceCooldown(ddb, "cooldown", 60, clock)
+    cooldown.claim("cam-1", "record-a")
+    cooldown.mark_posted("cam-1", "record-a", "1861")
+    clock.now += 3600
+    assert cooldown.claim("cam-1", "record-a").result is ClaimResult.ALREADY_POSTED
+    assert cooldown.claim("cam-1", "record-b").won
+
+
 def test_an_unposted_claim_can_be_retaken_by_its_own_record(ddb):
     """A retry after a crash between claim and post must be able to post."""
     cooldown = DeviceCooldown(ddb, "cooldown", 60, Clock())
@@ -105,7 +116,8 @@ def test_zero_cooldown_lets_every_record_tweet(ddb):
     assert cooldown.claim("cam-1", "b").won
 
 
-def test_a_burst_of_concurrent_records_for_one_device_has_exactly_one_winner(ddb):
+def test_a_burst_of_concurrent_records_for_one_device_has_exactly_one_winner(ddb, monkeypatch):
+    make_moto_dynamodb_writes_atomic(monkeypatch)
     cooldown = DeviceCooldown(ddb, "cooldown", 60)
     barrier = threading.Barrier(16)
     results = {}

@@ -31,6 +31,7 @@ from support.tweets import (
     UNAUTHORIZED,
     UNAVAILABLE,
     assert_oauth1_signed,
+    make_moto_dynamodb_writes_atomic,
     media_uploaded,
     multipart_fields,
     record,
@@ -223,7 +224,8 @@ def test_after_the_cooldown_the_next_record_tweets(make_stack, no_network):
     assert later["status"] == "DRY_RUN" and len(stack.keys()) == 2
 
 
-def test_concurrent_records_for_one_device_make_exactly_one_tweet(stack, no_network):
+def test_concurrent_records_for_one_device_make_exactly_one_tweet(stack, no_network, monkeypatch):
+    make_moto_dynamodb_writes_atomic(monkeypatch)
     events = [stack.drop_record(timestamp=f"20261121-0831{n:02d}") for n in range(8)]
     barrier = threading.Barrier(len(events))
     outcomes, errors = [], []

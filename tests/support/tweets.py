@@ -141,3 +141,28 @@ def multipart_fields(request) -> dict[str, tuple[dict[str, str], bytes]]:
         name = disposition.split('name="', 1)[1].split('"', 1)[0]
         fields[name] = (headers, content.removesuffix(b"\r\n"))
     return fields
+
+
+# ---- DynamoDB's per-item atomicity for moto
+
+
+def make_moto_dynamodb_writes_atomic(monkeypatch) -> None:
+    """DynamoDB applies each conditional write atomically (condition check + write, per item).
+
+    moto's in-memory backend evaluates the condition and then writes without a lock, so threads can
+    interleave between the two; a lock around each write restores the guarantee real DynamoDB gives.
+    """
+    import threading
+    from functools import wraps
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(*args, __original=original, **kwargs):
+            with lock:
+                return __original(*args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, wraps(original)(locked))

@@ -2,10 +2,11 @@
 
 A record may tweet only after it *claims* its device: a PutItem that succeeds only when nobody holds
 the device (no item, or the last claim's cooldown has run out), or when the holder is this very
-record still unposted (a retry after a crash). DynamoDB evaluates the condition atomically, so when
-a burst of records for one device arrives at once exactly one claim wins and one tweet is posted;
-the others are suppressed. After posting, the claim is marked POSTED; if posting fails, the claim is
-released (deleted only if this record still holds it), so the retry can post.
+record still unposted (a retry after a crash), and never when this very record is the one that last
+posted for the device (a late duplicate, even after the window). DynamoDB evaluates the condition
+atomically, so when a burst of records for one device arrives at once exactly one claim wins and one
+tweet is posted; the others are suppressed. After posting, the claim is marked POSTED; if posting
+fails, the claim is released (deleted only if this record still holds it), so the retry can post.
 
 Item: {DeviceId, ClaimedBy (record identity), RecordKey, State CLAIMED|POSTED, ClaimedAt,
 CooldownUntil (epoch s), TweetId?, ExpiresAt (TTL, epoch s)}. TTL only tidies the table; the
@@ -73,14 +74,16 @@ class DeviceCooldown:
                     "ExpiresAt": {"N": str(int(until) + TTL_GRACE_SECONDS)},
                 },
                 ConditionExpression=(
-                    "attribute_not_exists(DeviceId) OR CooldownUntil <= :now "
-                    "OR (ClaimedBy = :me AND #state = :claimed)"
+                    "(attribute_not_exists(DeviceId) OR CooldownUntil <= :now "
+                    "OR (ClaimedBy = :me AND #state = :claimed)) "
+                    "AND NOT (ClaimedBy = :me AND #state = :posted)"
                 ),
                 ExpressionAttributeNames={"#state": "State"},
                 ExpressionAttributeValues={
                     ":now": {"N": _number(now)},
                     ":me": {"S": identity},
                     ":claimed": {"S": STATE_CLAIMED},
+                    ":posted": {"S": STATE_POSTED},
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
