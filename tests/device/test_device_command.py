@@ -117,3 +117,28 @@ def test_component_entry_point_on_a_core(face_video, model_dir, s3_bucket, fake_
     for kind in KINDS:
         assert any(k.startswith(kind + ("image_core-1" if kind == "images/" else "")) for k in keys), kind
     assert client.closed
+
+
+def test_a_missing_source_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    assert cli.main(["device", "run", "--source", str(tmp_path / "none.mp4"), "--no-upload"]) == 2
+    assert "video file not found" in capsys.readouterr().err
+
+
+def test_on_a_core_an_unavailable_camera_is_retried(fake_ipc, monkeypatch, face_video, model_dir):
+    import visionpipe_edge.__main__ as entry
+
+    monkeypatch.setenv("VISIONPIPE_MODEL_DIR", str(model_dir))
+    client = fake_ipc(
+        {"frameSource": str(face_video) + ".missing", "mjpegPort": -1, "uploadIntervalSeconds": 0}
+    )
+    sleeps = []
+
+    def fake_sleep(seconds):
+        sleeps.append(seconds)
+        client.configuration["frameSource"] = str(face_video)  # the camera comes back
+        client.update(frameSource=str(face_video))
+
+    monkeypatch.setattr(entry.time, "sleep", fake_sleep)
+    assert entry.run_on_greengrass(client) == 0
+    assert sleeps == [1.0]
+    assert len(client.published) == 3

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 
 from visionpipe_edge import cli
 
@@ -21,6 +22,7 @@ IPC_SOCKET_VARIABLE = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
 def run_on_greengrass(client=None) -> int:
     """Run as the Greengrass component until the nucleus stops it (SIGTERM)."""
     from visionpipe_edge.config import IpcConfigWatcher, model_defaults
+    from visionpipe_edge.frame_sources import FrameSourceError
     from visionpipe_edge.publishers import IpcPublisher
     from visionpipe_edge.uploader import BackgroundUploader
 
@@ -40,11 +42,21 @@ def run_on_greengrass(client=None) -> int:
         )
     else:
         LOG.warning("no bucket configured: detections are published and streamed but not uploaded")
+    publisher = IpcPublisher(client)
+    delay = 1.0
     try:
-        cli.run_loop(settings, uploader, IpcPublisher(client), settings_provider=lambda: watcher.settings)
+        while True:
+            try:
+                cli.run_loop(settings, uploader, publisher, settings_provider=lambda: watcher.settings)
+                return 0  # the source ended (a file) or the nucleus stopped us
+            except FrameSourceError as error:  # camera unplugged, stream down: retry, never crash-loop
+                LOG.error("%s; retrying in %.0f s", error, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 60.0)
+                if uploader is not None:  # run_loop closed it: start a fresh one
+                    uploader = BackgroundUploader(uploader.s3, uploader.bucket, max_queue=uploader.max_queue)
     finally:
         watcher.close()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,10 +10,13 @@ import json
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 from visionpipe_edge.config import DEFAULT_TOPIC, EdgeSettings
+from visionpipe_edge.detectors.haar_cascade import CascadeFormatError
+from visionpipe_edge.frame_sources import FrameSourceError
 from visionpipe_edge.loop import DetectionLoop, LoopStats
 from visionpipe_edge.mjpeg import FrameBuffer, MjpegServer
 from visionpipe_edge.publishers import LogPublisher
@@ -221,7 +224,13 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, bucket)
     if bucket:
         uploader = BackgroundUploader(s3, bucket, max_queue=settings.upload_queue_size)
-    stats = run_loop(settings, uploader, LogPublisher(), args.max_frames, args.duration, args.drain_timeout)
+    try:
+        stats = run_loop(
+            settings, uploader, LogPublisher(), args.max_frames, args.duration, args.drain_timeout
+        )
+    except (FrameSourceError, FileNotFoundError, CascadeFormatError) as error:
+        print(f"visionpipe device run: {error}", file=sys.stderr)
+        return 2
     summary = {
         "bucket": bucket or None,
         "device_id": settings.device_id,
