@@ -8,6 +8,7 @@ differs and a frame taken at the wrong time can be told apart.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -99,3 +100,37 @@ def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
     ]
     subprocess.run(command, check=True, capture_output=True)
     return Path(path)
+
+
+def encode_frames(path: Path, frames: list, fps: int, audio: bool = True) -> Path:
+    """Encode RGB uint8 frames as H.264 (+ a quiet AAC track) in .mp4, deterministically.
+
+    One encoder thread and bit-exact flags: the same frames give the same bytes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    seconds = len(frames) / fps
+    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
+    command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
+    if audio:
+        command += ["-f", "lavfi", "-i", "sine=frequency=100:sample_rate=16000"]
+    command += ["-t", f"{seconds}", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    command += ["-preset", "veryfast", "-crf", "18", "-threads", "1", "-g", str(fps * 2)]
+    if audio:
+        command += ["-c:a", "aac", "-b:a", "48k", "-ac", "1"]
+    command += ["-fflags", "+bitexact", "-flags", "+bitexact", "-map_metadata", "-1", str(path)]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, errors = process.communicate(b"".join(frame.tobytes() for frame in frames))
+    if process.returncode:
+        raise RuntimeError(f"ffmpeg failed to encode {path.name}: {errors.decode(errors='replace')}")
+    return path
+
+
+_STREAM = re.compile(r"Stream #\d+:\d+.*?: (?P<kind>Video|Audio): (?P<codec>\w+)")
+
+
+def stream_codecs(path: Path) -> dict[str, str]:
+    """{"Video": "h264", "Audio": "aac"}: the codecs ffmpeg finds in a file."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    return {m["kind"]: m["codec"] for m in _STREAM.finditer(result.stderr)}

@@ -1,14 +1,12 @@
 """A short inspection video: a brushed part pans under a fixed camera, defects passing by.
 
-Encoded as H.264 in .mp4 (with a quiet AAC audio track, as camera recordings usually carry) through
-PyAV's bundled FFmpeg when it is installed; otherwise OpenCV's writer (H.264 if its FFmpeg has an
-encoder, else MPEG-4 Part 2 'mp4v', which every OpenCV build can write and read).
+Encoded as H.264 in .mp4 with a quiet AAC audio track, as camera recordings usually carry, by the
+static ffmpeg that imageio-ffmpeg ships (OpenCV's pip build has no H.264 encoder).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -16,8 +14,7 @@ import numpy as np
 
 from visionpipe.sample_data.defects import PAINTERS
 from visionpipe.sample_data.surface import Lighting, brushed_texture, sensor_noise
-
-AUDIO_RATE = 16000
+from visionpipe.synthetic_video import encode_frames
 
 
 @dataclass
@@ -76,74 +73,11 @@ def render_frames(rng: np.random.Generator, spec: VideoSpec) -> tuple[list[np.nd
     return frames, defects
 
 
-def _hum(seconds: float) -> np.ndarray:
-    """Quiet machine hum (100 Hz + harmonics), float32 mono, AUDIO_RATE samples per second."""
-    t = np.arange(int(seconds * AUDIO_RATE), dtype=np.float32) / AUDIO_RATE
-    signal = 0.05 * np.sin(2 * np.pi * 100 * t) + 0.02 * np.sin(2 * np.pi * 300 * t)
-    return signal.astype(np.float32)
-
-
-def _write_pyav(path: Path, frames: list[np.ndarray], fps: int, seconds: float) -> tuple[str, str | None]:
-    import av
-
-    with av.open(str(path), "w", format="mp4") as container:
-        video = container.add_stream("libx264", rate=fps)
-        video.width, video.height = frames[0].shape[1], frames[0].shape[0]
-        video.pix_fmt = "yuv420p"
-        # Deterministic output: one thread, fixed settings.
-        video.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
-        video.codec_context.thread_count = 1
-        audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-        for frame in frames:
-            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in video.encode():
-            container.mux(packet)
-        samples = _hum(seconds)
-        chunk = 1024
-        for start in range(0, samples.size, chunk):
-            block = av.AudioFrame.from_ndarray(
-                samples[np.newaxis, start : start + chunk], format="flt", layout="mono"
-            )
-            block.sample_rate = AUDIO_RATE
-            block.pts = start
-            block.time_base = Fraction(1, AUDIO_RATE)
-            for packet in audio.encode(block):
-                container.mux(packet)
-        for packet in audio.encode():
-            container.mux(packet)
-    return "h264", "aac"
-
-
-def _write_opencv(path: Path, frames: list[np.ndarray], fps: int) -> str:
-    size = (frames[0].shape[1], frames[0].shape[0])
-    for fourcc, codec in (("avc1", "h264"), ("mp4v", "mpeg4")):
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-        if writer.isOpened():
-            for frame in frames:
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-            writer.release()
-            return codec
-        writer.release()
-    raise RuntimeError("no mp4 video encoder available (install PyAV: pip install av)")
-
-
-def have_pyav() -> bool:
-    try:
-        import av  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def write_video(path: Path, rng: np.random.Generator, spec: VideoSpec | None = None) -> VideoResult:
     spec = spec or VideoSpec()
     frames, defects = render_frames(rng, spec)
-    audio = None
-    if have_pyav():
-        codec, audio = _write_pyav(path, frames, spec.fps, spec.seconds)
-    else:
-        codec = _write_opencv(path, frames, spec.fps)
+    encode_frames(path, frames, spec.fps, audio=True)
+    codec, audio = "h264", "aac"
     return VideoResult(
         path=path,
         codec=codec,
