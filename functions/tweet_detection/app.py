@@ -23,7 +23,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from visionpipe_common.detectors.factory import RETRIES
 from visionpipe_common.errors import RejectedInput
 from visionpipe_common.s3_events import S3Object, is_test_event, objects_in, unreadable_event_object
 from visionpipe_common.tweet_cooldown import DeviceCooldown
@@ -36,7 +35,7 @@ from visionpipe_common.tweet_flow import (
     record_identity,
 )
 from visionpipe_common.tweet_message import TweetComposer
-from visionpipe_common.tweet_settings import TweetSettings
+from visionpipe_common.tweet_settings import AWS_RETRIES, TweetSettings
 from visionpipe_common.x_api import XPoster
 
 logger = Logger()
@@ -45,9 +44,9 @@ metrics = Metrics()
 
 settings = TweetSettings.from_environment()
 flow = TweetFlow(
-    s3_client=boto3.client("s3", config=RETRIES),
+    s3_client=boto3.client("s3", config=AWS_RETRIES),
     cooldown=DeviceCooldown(
-        boto3.client("dynamodb", config=RETRIES), settings.cooldown_table, settings.cooldown_seconds
+        boto3.client("dynamodb", config=AWS_RETRIES), settings.cooldown_table, settings.cooldown_seconds
     ),
     composer=TweetComposer.from_settings(settings.template, settings.messages, settings.hashtags),
     poster=None

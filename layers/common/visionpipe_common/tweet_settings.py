@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from botocore.config import Config
+
 from visionpipe_common.tweet_message import DEFAULT_TEMPLATE
+
+# Standard mode retries throttling and 5xx of S3/DynamoDB a few times before the invocation fails.
+AWS_RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
 
 
 @dataclass(frozen=True)
