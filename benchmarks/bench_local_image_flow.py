@@ -201,9 +201,7 @@ def main() -> int:
         f"  one AWS call against the local server (idle): {request_ms:.1f} ms; an image makes about 6 "
         "(GetObject, idempotency PutItem + UpdateItem, result PutObject, verdict PutItem, SQS hand-over)"
     )
-    print(
-        "  where a handler invocation's time goes (cProfile, 40 invocations, ms per invocation, cumulative):"
-    )
+    print("  where a handler invocation's time goes (cProfile, all threads, self time, ms per invocation):")
     for label, ms in profile:
         print(f"    {label:<66} {ms:6.1f}")
     del handler_output
