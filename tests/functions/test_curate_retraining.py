@@ -7,14 +7,13 @@ import pytest
 from moto import mock_aws
 from support.images import encode, jpeg_bytes, png_bytes, textured_rgb
 from support.lambda_context import FakeLambdaContext
-from support.retraining_stack import DETECTIONS_BUCKET, RetrainingStack
+from support.retraining_stack import DETECTIONS_BUCKET, RetrainingStack, atomic_dynamodb_requests
 from support.training_data import annotation_bytes
 
 from visionpipe.template import load_template
 from visionpipe_common.retraining_candidates import CandidateStore
 from visionpipe_common.retraining_rounds import RetrainingRounds
 
-pytestmark = pytest.mark.xdist_group("moto-stepfunctions")
 NAME = "raw_office-cam-1_20261121-083114"
 
 
@@ -186,6 +185,7 @@ def test_test_events_and_foreign_events_record_nothing(stack):
 def test_concurrent_events_at_the_threshold_start_exactly_one_execution(monkeypatch):
     with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
         stack = RetrainingStack(monkeypatch, threshold=5, auto_approve=True)
+        atomic_dynamodb_requests(monkeypatch)
         module = stack.curator()
         events = [
             stack.upload_detection(
@@ -205,7 +205,7 @@ def test_concurrent_events_at_the_threshold_start_exactly_one_execution(monkeypa
             try:
                 results.append(module.lambda_handler(event, FakeLambdaContext()))
             except Exception as exc:  # surfaced below
-                errors.append(exc)
+                errors.append("".join(__import__("traceback").format_exception(exc)))
 
         threads = [threading.Thread(target=deliver, args=(event,)) for event in events]
         for thread in threads:
@@ -224,6 +224,7 @@ def test_concurrent_events_at_the_threshold_start_exactly_one_execution(monkeypa
 def test_start_once_under_many_threads_calling_maybe_start(monkeypatch):
     with mock_aws():
         stack = RetrainingStack(monkeypatch, threshold=2, auto_approve=False)
+        atomic_dynamodb_requests(monkeypatch)
         stack.table.put_item(Item={"pk": "round#state", "approved": 4})
         rounds = RetrainingRounds(stack.table, stack.sfn, stack.state_machine_arn, 2)
         barrier = threading.Barrier(16)

@@ -27,8 +27,6 @@ from visionpipe_common.retraining_candidates import CandidateStore
 from visionpipe_common.retraining_dataset import DEFAULT_HYPERPARAMETERS
 from visionpipe_common.retraining_rounds import RetrainingRounds
 
-pytestmark = pytest.mark.xdist_group("moto-stepfunctions")
-
 
 def test_definition_placeholders_are_exactly_the_template_substitutions():
     from visionpipe.template import REPO_ROOT
@@ -207,7 +205,7 @@ def test_failed_training_returns_candidates_to_pending_and_notifies(stack):
     assert "SageMaker.TrainingJobFailed: AlgorithmError: CUDA out of memory" in note["Message"]
 
 
-def test_missing_metric_and_empty_dataset_fail_cleanly(monkeypatch):
+def test_empty_dataset_fails_before_training_and_releases(monkeypatch):
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         stack = RetrainingStack(monkeypatch, threshold=1)
         stack.training.validation_map = None

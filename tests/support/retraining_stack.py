@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import time
 import traceback
 import zipfile
@@ -54,6 +55,34 @@ class TrainingScenario:
     validation_map: float | None = 0.71
     failure_reason: str = ""
     jobs: list = field(default_factory=list)
+
+
+def atomic_dynamodb_requests(monkeypatch) -> None:
+    """Make each moto DynamoDB request atomic, as every real DynamoDB request is.
+
+    moto's backend is not thread-safe (transact_write_items deep-copies the table while other
+    threads write to it). Requests stay separate, so races between requests (GetItem, then a
+    conditional UpdateItem) happen exactly as against DynamoDB.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in (
+        "get_item",
+        "put_item",
+        "update_item",
+        "transact_write_items",
+        "query",
+        "scan",
+        "delete_item",
+    ):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self, *args, _original=original, **kwargs):
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
 
 
 def function_arn(name: str) -> str:

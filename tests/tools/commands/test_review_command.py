@@ -16,8 +16,6 @@ from support.training_data import annotation_bytes
 from visionpipe.cli import main
 from visionpipe_common.retraining_candidates import CandidateStore
 
-pytestmark = pytest.mark.xdist_group("moto-stepfunctions")
-
 
 @pytest.fixture
 def stack(monkeypatch, tmp_path):
