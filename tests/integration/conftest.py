@@ -53,9 +53,13 @@ class LocalStackHandle:
 
 
 @pytest.fixture(scope="session")
-def anomaly_model_dir(request) -> Path:
+def anomaly_model_dir(request, tmp_path_factory) -> Path:
     """A real model from `visionpipe train-anomaly` on a small generated set (cached across runs)."""
-    cache = Path(request.config.cache.mkdir("visionpipe-local-model"))
+    cache_plugin = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+    if cache_plugin is not None:
+        cache = Path(cache_plugin.mkdir("visionpipe-local-model"))
+    else:
+        cache = tmp_path_factory.mktemp("visionpipe-local-model")
     model_dir = cache / "model"
     if not local_model.has_model(model_dir):
         data_dir = local_model.generate_sample_data(cache / "data", normal=40, anomalous=12, video=False)
