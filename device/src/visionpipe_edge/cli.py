@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from visionpipe_edge.config import DEFAULT_TOPIC, EdgeSettings
-from visionpipe_edge.detectors.haar_cascade import CascadeFormatError
+from visionpipe_edge.detectors.cascade_detector import CascadeFormatError
 from visionpipe_edge.frame_sources import FrameSourceError
 from visionpipe_edge.loop import DetectionLoop, LoopStats
 from visionpipe_edge.mjpeg import FrameBuffer, MjpegServer
