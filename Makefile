@@ -13,21 +13,26 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 MAX_FUNCTION_MB ?= 200
 
-.PHONY: help install lint unit validate build sizes test demo bench clean
+.PHONY: help install lock lint unit validate build sizes test demo bench clean
 
 help:
 	@echo "make demo   - run every flow locally against moto's server (installs first)"
 	@echo "make test   - lint, all tests, sam validate --lint, sam build, size check"
 	@echo "make bench  - benchmarks (figures printed, not asserted)"
 
-$(BIN)/visionpipe: pyproject.toml
+$(BIN)/visionpipe: pyproject.toml constraints.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 is required (sam build targets the python3.13 runtime)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON313) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
 install: $(BIN)/visionpipe
+
+lock: install
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	( head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable ) > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 lint: install
 	$(BIN)/ruff check .

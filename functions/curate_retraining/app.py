@@ -16,11 +16,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from visionpipe_common.errors import RejectedInput
 from visionpipe_common.retraining_candidates import PENDING, REJECTED, CandidateStore
 from visionpipe_common.retraining_curator import Curator, CuratorSettings
 from visionpipe_common.retraining_rounds import RetrainingRounds
-from visionpipe_common.s3_events import is_test_event, objects_in
+from visionpipe_common.s3_event_loop import process_s3_event
+from visionpipe_common.s3_events import S3Object
 from visionpipe_common.training_annotations import ClassMap
 
 logger = Logger()
@@ -42,48 +42,39 @@ rounds = RetrainingRounds(
 )
 
 
+def curate_object(obj: S3Object) -> dict:
+    outcome = curator.curate(obj)
+    logger.info(
+        "candidate recorded",
+        extra={
+            "candidate": outcome.candidate_id,
+            "status": outcome.status,
+            "ok": outcome.ok,
+            "detail": outcome.message,
+        },
+    )
+    if outcome.ok:
+        name = {PENDING: "CandidatesPending", REJECTED: "CandidatesRejected"}.get(
+            outcome.status, "CandidatesApproved"
+        )
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    return {"candidate_id": outcome.candidate_id, "status": outcome.status, "message": outcome.message}
+
+
+def ignore_event(event: dict, reason: str) -> list[dict]:
+    logger.warning("event names no annotation; nothing recorded", extra={"reason": reason})
+    return []
+
+
 @logger.inject_lambda_context(correlation_id_path='Records[0].responseElements."x-amz-request-id"')
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    if is_test_event(event):
-        return {"candidates": [], "note": "s3:TestEvent: nothing to curate"}
-    try:
-        objects = objects_in(event)
-    except RejectedInput as rejected:
-        logger.warning("not an S3 event, nothing recorded", extra={"reason": rejected.reason})
-        return {"candidates": [], "note": rejected.reason}
-
-    outcomes, transient = [], []
-    for obj in objects:
-        try:
-            outcome = curator.curate(obj)
-        except Exception as exc:  # transient: finish the other records first, then fail for a retry
-            logger.exception("transient failure, will be retried", extra={"s3_uri": obj.uri})
-            transient.append(exc)
-            continue
-        logger.info(
-            "candidate recorded",
-            extra={
-                "candidate": outcome.candidate_id,
-                "status": outcome.status,
-                "ok": outcome.ok,
-                "detail": outcome.message,
-            },
-        )
-        if outcome.ok:
-            name = {PENDING: "CandidatesPending", REJECTED: "CandidatesRejected"}.get(
-                outcome.status, "CandidatesApproved"
-            )
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-        outcomes.append(
-            {"candidate_id": outcome.candidate_id, "status": outcome.status, "message": outcome.message}
-        )
-
+    results = process_s3_event(event, curate_object, ignore_event)
+    # Even when an object failed, the approvals already counted may complete a round.
     decision = rounds.maybe_start(trigger=f"curate_retraining:{context.aws_request_id}")
     if decision.started:
         logger.info("retraining started", extra=decision.as_dict())
         metrics.add_metric(name="RetrainingStarted", unit=MetricUnit.Count, value=1)
-    if transient:
-        raise transient[0]
-    return {"candidates": outcomes, "retraining": decision.as_dict()}
+    results.raise_first_error()
+    return {"candidates": results.outcomes, "retraining": decision.as_dict()}

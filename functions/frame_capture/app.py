@@ -22,7 +22,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from visionpipe_common.errors import RejectedInput
 from visionpipe_common.frame_capture import ENGINE_MEDIACONVERT, FrameCaptureSettings, build_engine
 from visionpipe_common.frame_capture.flow import (
     STATUS_CAPTURED,
@@ -31,7 +30,8 @@ from visionpipe_common.frame_capture.flow import (
     FrameCaptureFlow,
 )
 from visionpipe_common.result_store import ResultStore
-from visionpipe_common.s3_events import S3Object, is_test_event, objects_in, unreadable_event_object
+from visionpipe_common.s3_event_loop import process_s3_event
+from visionpipe_common.s3_events import S3Object, unreadable_event_object
 from visionpipe_common.verdict_records import Provenance
 
 logger = Logger()
@@ -77,6 +77,10 @@ def count(outcome: CaptureOutcome) -> None:
         metrics.add_metric(name="VideosRejected", unit=MetricUnit.Count, value=1)
 
 
+def capture_object(obj: S3Object) -> dict:
+    return capture_once(obj=dataclasses.asdict(obj))
+
+
 def reject_event(event: dict, reason: str) -> list[dict]:
     outcome = flow.reject(Provenance(obj=unreadable_event_object(event), backend=flow.engine_name), reason)
     count(outcome)
@@ -88,22 +92,6 @@ def reject_event(event: dict, reason: str) -> list[dict]:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     idempotency_config.register_lambda_context(context)
-    if is_test_event(event):
-        return {
-            "outcomes": reject_event(event, "s3:TestEvent: S3 checked the notification; no video to capture")
-        }
-    try:
-        objects = objects_in(event)
-    except RejectedInput as rejected:
-        return {"outcomes": reject_event(event, rejected.reason)}
-
-    outcomes, transient = [], []
-    for obj in objects:
-        try:
-            outcomes.append(capture_once(obj=dataclasses.asdict(obj)))
-        except Exception as exc:  # transient: finish the other records first, then fail for a retry
-            logger.exception("transient failure, will be retried", extra={"s3_uri": obj.uri})
-            transient.append(exc)
-    if transient:
-        raise transient[0]
-    return {"outcomes": outcomes}
+    results = process_s3_event(event, capture_object, reject_event)
+    results.raise_first_error()
+    return {"outcomes": results.outcomes}

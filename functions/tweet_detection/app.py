@@ -20,11 +20,10 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from visionpipe_common.errors import RejectedInput
-from visionpipe_common.s3_events import S3Object, is_test_event, objects_in, unreadable_event_object
+from visionpipe_common.s3_event_loop import process_s3_event
+from visionpipe_common.s3_events import S3Object, is_test_event, unreadable_event_object
 from visionpipe_common.tweet_cooldown import DeviceCooldown
 from visionpipe_common.tweet_flow import (
     STATUS_DRY_RUN,
@@ -80,7 +79,15 @@ def count(outcome: TweetOutcome) -> None:
     )
 
 
+def tweet_object(obj: S3Object) -> dict:
+    # A concurrent delivery of the same record raises IdempotencyAlreadyInProgressError: retried later.
+    return tweet_once(record={"identity": record_identity(obj), "object": dataclasses.asdict(obj)})
+
+
 def reject_event(event: dict, reason: str) -> list[dict]:
+    if is_test_event(event):
+        logger.info("s3:TestEvent: S3 checked the notification; nothing to tweet")
+        return []
     outcome = flow.reject(unreadable_event_object(event), reason)
     count(outcome)
     return [outcome.as_dict()]
@@ -91,28 +98,6 @@ def reject_event(event: dict, reason: str) -> list[dict]:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     idempotency_config.register_lambda_context(context)
-    if is_test_event(event):
-        logger.info("s3:TestEvent: S3 checked the notification; nothing to tweet")
-        return {"outcomes": []}
-    try:
-        objects = objects_in(event)
-    except RejectedInput as rejected:
-        return {"outcomes": reject_event(event, rejected.reason)}
-
-    outcomes, failures = [], []
-    for obj in objects:
-        identity = record_identity(obj)
-        try:
-            outcomes.append(tweet_once(record={"identity": identity, "object": dataclasses.asdict(obj)}))
-        except IdempotencyAlreadyInProgressError as in_progress:
-            logger.info(
-                "the same record is being tweeted by another invocation; retry later",
-                extra={"s3_uri": obj.uri},
-            )
-            failures.append(in_progress)
-        except Exception as exc:  # finish the other records first, then fail for a retry
-            logger.exception("tweet failed, the event will be retried", extra={"s3_uri": obj.uri})
-            failures.append(exc)
-    if failures:
-        raise failures[0]
-    return {"outcomes": outcomes}
+    results = process_s3_event(event, tweet_object, reject_event)
+    results.raise_first_error()
+    return {"outcomes": results.outcomes}
