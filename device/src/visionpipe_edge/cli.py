@@ -16,6 +16,7 @@ from typing import Any
 
 from visionpipe_edge.config import DEFAULT_TOPIC, EdgeSettings
 from visionpipe_edge.detectors.cascade_detector import CascadeFormatError
+from visionpipe_edge.detectors.hog_detector import HogModelError
 from visionpipe_edge.frame_sources import FrameSourceError
 from visionpipe_edge.loop import DetectionLoop, LoopStats
 from visionpipe_edge.mjpeg import FrameBuffer, MjpegServer
@@ -72,7 +73,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
 
     model = parser.add_argument_group("detector")
-    model.add_argument("--detector", choices=("cascade", "dnn"), default=d.detector, help="default: cascade")
+    model.add_argument(
+        "--detector", choices=("cascade", "dnn", "hog"), default=d.detector, help="default: cascade"
+    )
     model.add_argument(
         "--model-dir",
         default=default_model_dir(),
@@ -228,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         stats = run_loop(
             settings, uploader, LogPublisher(), args.max_frames, args.duration, args.drain_timeout
         )
-    except (FrameSourceError, FileNotFoundError, CascadeFormatError) as error:
+    except (FrameSourceError, FileNotFoundError, CascadeFormatError, HogModelError) as error:
         print(f"visionpipe device run: {error}", file=sys.stderr)
         return 2
     summary = {

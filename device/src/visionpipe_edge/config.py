@@ -73,7 +73,7 @@ class EdgeSettings:
     source: str = "0"
     loop_source: bool = False
     realtime: bool = False
-    detector: str = "cascade"  # cascade | dnn
+    detector: str = "cascade"  # cascade | dnn | hog
     model_dir: str = ""
     model_file: str = "haarcascade_frontalface_default.xml"
     model_config_file: str = ""  # Caffe .prototxt / TensorFlow .pbtxt next to the weights
@@ -100,8 +100,8 @@ class EdgeSettings:
             raise ValueError(f"detectionThreshold must be within [0, 1], got {self.threshold}")
         if self.upload_interval < 0:
             raise ValueError("uploadIntervalSeconds must be >= 0")
-        if self.detector not in ("cascade", "dnn"):
-            raise ValueError(f"detector must be 'cascade' or 'dnn', got {self.detector!r}")
+        if self.detector not in ("cascade", "dnn", "hog"):
+            raise ValueError(f"detector must be 'cascade', 'dnn' or 'hog', got {self.detector!r}")
         if self.output_format not in ("auto", "ssd", "sagemaker"):
             raise ValueError(f"outputFormat must be auto, ssd or sagemaker, got {self.output_format!r}")
         if self.input_width <= 0 or self.input_height <= 0:

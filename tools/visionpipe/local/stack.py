@@ -24,6 +24,7 @@ import boto3
 from visionpipe.local import environment, lambda_bridge, routing
 from visionpipe.local import functions as local_functions
 from visionpipe.local import model as local_model
+from visionpipe.local.engines import LocalEngines
 from visionpipe.local.intrinsics import (
     LOCAL_STACK_NAME,
     PseudoParameters,
@@ -76,6 +77,7 @@ class LocalStack:
         self.deployment: Deployment | None = None
         self.invoker: routing.AsyncInvoker | None = None
         self.bridge: lambda_bridge.LambdaBridge | None = None
+        self.engines: LocalEngines | None = None  # SageMaker training and Greengrass v2 stand-ins
         self.pollers: list[routing.QueuePoller] = []
         self.sources: list[routing.SqsEventSource] = []
         self.functions: dict[str, local_functions.LocalFunction] = {}
@@ -117,6 +119,10 @@ class LocalStack:
         self.invoker = routing.AsyncInvoker(d, retry_delay=self._retry_delay)
         self.bridge = lambda_bridge.LambdaBridge(self.invoker.submit)
         lambda_bridge.install(self.bridge)
+        self.engines = LocalEngines(
+            self.session, endpoint, self.pseudo.region, self.pseudo.account_id, self._bucket_names
+        )
+        self.engines.install()  # before the handlers load: their module-level clients get the hooks
 
         resources = self.template.get("Resources") or {}
         for logical_id in creation_order(self.template, d.resolver.is_active):
@@ -141,6 +147,10 @@ class LocalStack:
             source.start()
         log.info("local stack %s ready at %s", self.pseudo.stack_name, endpoint)
 
+    def _bucket_names(self) -> set[str]:
+        created = self.deployment.created.values() if self.deployment else ()
+        return {r.ref for r in created if r.type == "AWS::S3::Bucket" and not r.skipped}
+
     def _provision_model(self) -> None:
         locations = local_model.onnx_model_locations(self.functions.values())
         if not locations:
@@ -162,6 +172,8 @@ class LocalStack:
                 self.invoker.stop()
             if self.bridge:
                 lambda_bridge.uninstall(self.bridge)
+            if self.engines:
+                self.engines.uninstall()
             self.server.stop()
             routing.uninstall_s3_record_enrichment()
             environment.uninstall()

@@ -1,4 +1,5 @@
-"""Detector backends: `cascade` (OpenCV cascade classifiers, no trained model) and `dnn` (SSD via OpenCV DNN).
+"""Detector backends: `cascade` (OpenCV cascade classifiers, no trained model), `dnn` (SSD via OpenCV DNN)
+and `hog` (HOG + linear SVM per class, what local-mode retraining trains).
 
 Every detector has `detect(resized_bgr, threshold) -> list[Detection]`, boxes in model-input pixels.
 """
@@ -10,9 +11,10 @@ from pathlib import Path
 from visionpipe_edge.config import EdgeSettings
 from visionpipe_edge.detectors.cascade_detector import CascadeDetector, find_cascade
 from visionpipe_edge.detectors.dnn_detector import DnnDetector
+from visionpipe_edge.detectors.hog_detector import HogDetector
 
 
-def build_detector(settings: EdgeSettings) -> CascadeDetector | DnnDetector:
+def build_detector(settings: EdgeSettings) -> CascadeDetector | DnnDetector | HogDetector:
     if settings.detector == "cascade":
         return CascadeDetector(
             find_cascade(settings.model_file, settings.model_dir),
@@ -22,6 +24,8 @@ def build_detector(settings: EdgeSettings) -> CascadeDetector | DnnDetector:
             min_size=settings.cascade_min_size,
         )
     model_dir = Path(settings.model_dir) if settings.model_dir else Path()
+    if settings.detector == "hog":
+        return HogDetector(model_dir / settings.model_file, labels=settings.labels)
     config = model_dir / settings.model_config_file if settings.model_config_file else None
     return DnnDetector(
         model_dir / settings.model_file,
@@ -36,4 +40,4 @@ def build_detector(settings: EdgeSettings) -> CascadeDetector | DnnDetector:
     )
 
 
-__all__ = ["CascadeDetector", "DnnDetector", "build_detector", "find_cascade"]
+__all__ = ["CascadeDetector", "DnnDetector", "HogDetector", "build_detector", "find_cascade"]

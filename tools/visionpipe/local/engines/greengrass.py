@@ -1,0 +1,309 @@
+"""Local Greengrass v2 engine: moto has no greengrassv2, so local mode answers it here.
+
+A botocore `before-send.greengrassv2` hook on the sessions the local stack uses in-process (boto3's
+default session, which the handlers' module-level clients come from, and the stack's own
+session). It answers only requests addressed to the local stack's endpoint, so a client
+pointed at AWS is never touched and the handlers do not know they are local. The request goes
+through botocore exactly as to AWS (parameter validation, rest-json serialisation) and the answer
+is parsed by botocore from an HTTP response shaped as the service's: the handler gets what
+Greengrass would return.
+
+Operations: CreateComponentVersion (recipe JSON or YAML; RecipeFormatVersion, ComponentName and
+ComponentVersion required; a version that exists is a ConflictException; every s3:// artifact
+is looked up in the local S3: all present -> DEPLOYABLE, any missing -> FAILED with the error
+per URI, as Greengrass reports artifact problems), DescribeComponent, GetComponent,
+ListComponentVersions. Others answer 501 with a message naming this engine.
+
+Records: in memory (like moto's backends, gone when the stack stops) and, for people looking
+at the stack, a JSON copy per version in the artifacts' bucket:
+local-greengrass/components/<name>/<version>.json (recipe, ARN, status, artifact URIs).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+
+log = logging.getLogger("visionpipe.local")
+
+RECORDS_PREFIX = "local-greengrass/components/"
+EVENT = "before-send.greengrassv2"
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_kwargs):
+        yield self._body
+
+
+class GreengrassError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+@dataclass
+class ComponentVersion:
+    arn: str
+    name: str
+    version: str
+    recipe: dict[str, Any]
+    recipe_bytes: bytes
+    created: float
+    state: str
+    message: str
+    errors: dict[str, str]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def artifacts(self) -> list[str]:
+        return [
+            a.get("Uri") or a.get("URI", "")
+            for m in self.recipe.get("Manifests", [])
+            for a in m.get("Artifacts", [])
+        ]
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return {"componentState": self.state, "message": self.message, "errors": self.errors}
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "arn": self.arn,
+            "componentName": self.name,
+            "componentVersion": self.version,
+            "creationTimestamp": self.created,
+            "status": self.status,
+            "artifacts": self.artifacts,
+            "recipe": self.recipe,
+            "engine": "visionpipe local Greengrass v2 engine (not AWS IoT Greengrass)",
+        }
+
+
+class GreengrassEngine:
+    def __init__(self, endpoint_url: str, region: str, account_id: str, s3_client_factory: Callable[[], Any]):
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.region, self.account_id = region, account_id
+        self._s3_factory = s3_client_factory
+        self.components: dict[str, ComponentVersion] = {}  # version ARN -> version
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ ARNs
+    def component_arn(self, name: str) -> str:
+        return f"arn:aws:greengrass:{self.region}:{self.account_id}:components:{name}"
+
+    def version_arn(self, name: str, version: str) -> str:
+        return f"{self.component_arn(name)}:versions:{version}"
+
+    # ------------------------------------------------------------ operations
+    def create_component_version(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if "inlineRecipe" not in body:
+            raise GreengrassError(
+                400, "ValidationException", "only inlineRecipe is supported by the local engine"
+            )
+        raw = base64.b64decode(body["inlineRecipe"])
+        try:
+            recipe = yaml.safe_load(raw.decode())
+        except (UnicodeDecodeError, yaml.YAMLError) as error:
+            raise GreengrassError(
+                400, "ValidationException", f"recipe is neither JSON nor YAML: {error}"
+            ) from error
+        if not isinstance(recipe, dict):
+            raise GreengrassError(400, "ValidationException", "recipe must be an object")
+        missing = [
+            k for k in ("RecipeFormatVersion", "ComponentName", "ComponentVersion") if not recipe.get(k)
+        ]
+        if missing:
+            raise GreengrassError(400, "ValidationException", f"recipe is missing {', '.join(missing)}")
+        name, version = str(recipe["ComponentName"]), str(recipe["ComponentVersion"])
+        if not _SEMVER.match(version):
+            raise GreengrassError(
+                400, "ValidationException", f"ComponentVersion {version!r} is not semantic (x.y.z)"
+            )
+        arn = self.version_arn(name, version)
+        with self._lock:
+            if arn in self.components:
+                raise GreengrassError(
+                    409,
+                    "ConflictException",
+                    f"Component {name} version {version} already exists",
+                    resourceId=arn,
+                    resourceType="ComponentVersion",
+                )
+            component = ComponentVersion(
+                arn, name, version, recipe, raw, time.time(), "DEPLOYABLE", "NONE", {}, body.get("tags") or {}
+            )
+            errors = self._check_artifacts(component.artifacts)
+            if errors:
+                component.state, component.message, component.errors = (
+                    "FAILED",
+                    "artifact check failed",
+                    errors,
+                )
+            self.components[arn] = component
+        self._mirror(component)
+        log.info("local Greengrass: %s %s %s", name, version, component.state)
+        return 201, {
+            "arn": arn,
+            "componentName": name,
+            "componentVersion": version,
+            "creationTimestamp": component.created,
+            "status": component.status,
+        }
+
+    def _check_artifacts(self, uris: list[str]) -> dict[str, str]:
+        errors = {}
+        s3 = self._s3_factory()
+        for uri in uris:
+            if not uri.startswith("s3://"):
+                continue
+            bucket, _, key = uri[5:].partition("/")
+            try:
+                s3.head_object(Bucket=bucket, Key=key)
+            except ClientError as error:
+                errors[uri] = f"artifact not found ({error.response['Error'].get('Code')})"
+        return errors
+
+    def _mirror(self, component: ComponentVersion) -> None:
+        buckets = [u[5:].partition("/")[0] for u in component.artifacts if u.startswith("s3://")]
+        if not buckets:
+            return
+        try:
+            self._s3_factory().put_object(
+                Bucket=buckets[0],
+                Key=f"{RECORDS_PREFIX}{component.name}/{component.version}.json",
+                Body=json.dumps(component.record(), indent=2).encode(),
+                ContentType="application/json",
+            )
+        except ClientError as error:
+            log.warning(
+                "local Greengrass: could not mirror %s to s3://%s: %s", component.arn, buckets[0], error
+            )
+
+    def _get(self, arn: str) -> ComponentVersion:
+        component = self.components.get(arn)
+        if component is None:
+            raise GreengrassError(
+                404,
+                "ResourceNotFoundException",
+                f"{arn} not found",
+                resourceId=arn,
+                resourceType="ComponentVersion",
+            )
+        return component
+
+    def describe_component(self, arn: str) -> tuple[int, dict[str, Any]]:
+        c = self._get(arn)
+        return 200, {
+            "arn": c.arn,
+            "componentName": c.name,
+            "componentVersion": c.version,
+            "creationTimestamp": c.created,
+            "publisher": str(c.recipe.get("ComponentPublisher", "")),
+            "description": str(c.recipe.get("ComponentDescription", "")),
+            "status": c.status,
+            "platforms": [
+                {"attributes": {k: str(v) for k, v in (m.get("Platform") or {}).items()}}
+                for m in c.recipe.get("Manifests", [])
+            ],
+            "tags": c.tags,
+        }
+
+    def get_component(self, arn: str, output_format: str) -> tuple[int, dict[str, Any]]:
+        c = self._get(arn)
+        fmt = (output_format or "JSON").upper()
+        recipe = json.dumps(c.recipe).encode() if fmt == "JSON" else yaml.safe_dump(c.recipe).encode()
+        return 200, {"recipeOutputFormat": fmt, "recipe": base64.b64encode(recipe).decode(), "tags": c.tags}
+
+    def list_component_versions(self, component_arn: str) -> tuple[int, dict[str, Any]]:
+        versions = [c for c in self.components.values() if self.component_arn(c.name) == component_arn]
+        versions.sort(key=lambda c: c.created, reverse=True)
+        return 200, {
+            "componentVersions": [
+                {"componentName": c.name, "componentVersion": c.version, "arn": c.arn} for c in versions
+            ]
+        }
+
+    # ------------------------------------------------------------ HTTP
+    def handle(self, operation: str, method: str, url: str, body: bytes | None) -> tuple[int, dict[str, Any]]:
+        parts = urlsplit(url)
+        path, query = unquote(parts.path), parse_qs(parts.query)
+        document = json.loads(body) if body else {}
+        if operation == "CreateComponentVersion":
+            return self.create_component_version(document)
+        match = re.fullmatch(r"/greengrass/v2/components/(.+?)(/metadata|/versions)?", path)
+        if match and operation == "DescribeComponent":
+            return self.describe_component(match.group(1))
+        if match and operation == "GetComponent":
+            return self.get_component(match.group(1), (query.get("recipeOutputFormat") or ["JSON"])[0])
+        if match and operation == "ListComponentVersions":
+            return self.list_component_versions(match.group(1))
+        raise GreengrassError(
+            501, "NotImplemented", f"{operation} is not emulated by visionpipe's local Greengrass engine"
+        )
+
+    def before_send(self, request, event_name: str = "", **_kwargs) -> AWSResponse | None:
+        if not request.url.startswith(self.endpoint_url + "/"):
+            return None  # not for the local stack: the real service (or another stand-in) answers
+        operation = event_name.rsplit(".", 1)[-1]
+        try:
+            status, payload = self.handle(operation, request.method, request.url, request.body)
+            headers = {"content-type": "application/json"}
+        except GreengrassError as error:
+            status, payload = error.status, {"message": error.message, **error.extra}
+            headers = {"content-type": "application/json", "x-amzn-errortype": error.code}
+        headers["x-amzn-requestid"] = f"local-{time.time_ns()}"
+        return AWSResponse(request.url, status, headers, _Raw(json.dumps(payload).encode()))
+
+
+_lock = threading.Lock()
+_active: GreengrassEngine | None = None
+_registered: list[Any] = []  # event emitters the hook is registered on
+
+
+def _hook(request, event_name: str = "", **kwargs):
+    engine = _active
+    if engine is None:
+        return None
+    return engine.before_send(request, event_name=event_name, **kwargs)
+
+
+def install(engine: GreengrassEngine, sessions: list[Any]) -> None:
+    """Answer greengrassv2 requests to the engine's endpoint from clients of these boto3 sessions
+    (clients created after this call; a client copies its session's handlers when created)."""
+    global _active
+    with _lock:
+        if _active is not None and _active is not engine:
+            raise RuntimeError("another local stack's Greengrass engine is active in this process")
+        _active = engine
+        for session in sessions:
+            emitter = session.events
+            if not any(e is emitter for e in _registered):
+                emitter.register(EVENT, _hook, unique_id="visionpipe-local-greengrassv2")
+                _registered.append(emitter)
+
+
+def uninstall(engine: GreengrassEngine) -> None:
+    """Stop answering (clients made while installed keep the hook, which then lets requests through)."""
+    global _active
+    with _lock:
+        if _active is engine:
+            _active = None
+            for emitter in _registered:
+                emitter.unregister(EVENT, _hook, unique_id="visionpipe-local-greengrassv2")
+            _registered.clear()
