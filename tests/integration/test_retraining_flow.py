@@ -17,14 +17,15 @@ Round 2 (a camera whose boxes sit beside the faces): the new model measures lowe
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
+import subprocess
 import uuid
+from pathlib import Path
 
 import cv2
 import pytest
-from visionpipe_edge.detectors.hog_detector import HogDetector
+from visionpipe_edge.config import EdgeSettings, model_defaults
+from visionpipe_edge.detectors import build_detector
 
 from tests.tools.local.face_data import camera_frames
 from visionpipe.cli import main
@@ -48,6 +49,20 @@ def write_base_dataset(folder, train, validation):
             )
     (folder / CLASS_MAP_FILE).write_text(ClassMap.from_names(["face"]).to_json())
     return folder
+
+
+def install_like_a_core(recipe: dict, s3, root: Path) -> EdgeSettings:
+    """The Greengrass nucleus's part: artifact into {artifacts:path}, Install script with the variables."""
+    artifacts, work = root / "artifacts", root / "work"
+    artifacts.mkdir(parents=True)
+    work.mkdir()
+    manifest = recipe["Manifests"][0]
+    bucket, key = manifest["Artifacts"][0]["Uri"][5:].split("/", 1)
+    s3.download_file(bucket, key, str(artifacts / key.rsplit("/", 1)[-1]))
+    script = manifest["Lifecycle"]["Install"]["Script"]
+    script = script.replace("{artifacts:path}", str(artifacts)).replace("{work:path}", str(work))
+    subprocess.run(["sh", "-c", script], check=True)
+    return EdgeSettings(**model_defaults(work / "model"))
 
 
 def shifted_beside_the_faces(frame):
@@ -198,24 +213,8 @@ def test_local_rounds_train_for_real_adopt_a_better_model_and_keep_it_over_a_wor
     assert 0.5 < first_map <= 1.0  # measured on validation frames of people never trained on
     assert float(current["validation_map"]) == pytest.approx(first_map)
 
-    # the artifact SageMaker's job points at is a real model the device runs
     artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
     assert artifact == f"s3://{model_bucket}/retraining/output/{current['training_job']}/output/model.tar.gz"
-    body = (
-        local_stack.client("s3").get_object(Bucket=model_bucket, Key=artifact.split("/", 3)[3])["Body"].read()
-    )
-    unpacked = tmp_path / "model"
-    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-        archive.extractall(unpacked, filter="data")
-    model_json = json.loads((unpacked / "model.json").read_text())
-    assert model_json["detector"] == "hog" and model_json["classes"] == ["face"]
-    assert json.loads((unpacked / "metrics.json").read_text())["validation:mAP"] == pytest.approx(first_map)
-    (probe,) = camera_frames(1, range(80, 100), seed=99, prefix="probe")
-    size = (model_json["input"]["width"], model_json["input"]["height"])
-    found = HogDetector(unpacked / model_json["file"], labels=("face",)).detect(
-        cv2.resize(probe.image, size), 0.5
-    )
-    assert found and found[0].label == "face"
 
     # registered (pending approval) in the Model Registry, with the measured figure
     (package,) = sagemaker.list_model_packages(
@@ -233,6 +232,18 @@ def test_local_rounds_train_for_real_adopt_a_better_model_and_keep_it_over_a_wor
     assert component["status"]["componentState"] == "DEPLOYABLE"  # its artifact exists in the local S3
     recipe = json.loads(greengrass.get_component(arn=current["component_arn"])["recipe"])
     assert recipe["Manifests"][0]["Artifacts"][0]["Uri"] == artifact
+
+    # what a core does with that version: download the artifact, run the recipe's install script;
+    # the device then runs the model it unpacked
+    settings = install_like_a_core(recipe, local_stack.client("s3"), tmp_path / "core")
+    assert (
+        settings.detector == "hog"
+        and settings.labels == ("face",)
+        and settings.model_version == current["training_job"]
+    )
+    (probe,) = camera_frames(1, range(80, 100), seed=99, prefix="probe", sizes=FACE_SIZES)
+    found = build_detector(settings).detect(cv2.resize(probe.image, settings.input_size), 0.5)
+    assert found and found[0].label == "face"
 
     message = rounds.notification()
     assert "new model adopted" in message["Subject"]

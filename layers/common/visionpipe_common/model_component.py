@@ -2,7 +2,8 @@
 
 The inference component depends on this component and finds the unpacked model in
 {<component name>:work:path}/model (SageMaker's model.tar.gz: model_algo_1-symbol.json,
-model_algo_1-0000.params, hyperparams.json) plus model.json (classes, mAP, training job).
+model_algo_1-0000.params, hyperparams.json) plus model.json (classes, mAP, training job) unless the
+artifact ships its own model.json (local mode's HOG + SVM artifact does: detector, file, input size).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def model_recipe(
     install = (
         "set -e; rm -rf {work:path}/model && mkdir -p {work:path}/model && "
         "tar -xzf {artifacts:path}/model.tar.gz -C {work:path}/model && "
-        "printf '%s' '" + json.dumps(metadata).replace("'", "") + "' > {work:path}/model/model.json"
+        # an artifact describing itself (local mode's HOG model: detector, file, input) keeps its model.json
+        "if [ ! -f {work:path}/model/model.json ]; then "
+        "printf '%s' '" + json.dumps(metadata).replace("'", "") + "' > {work:path}/model/model.json; fi"
     )
     return {
         "RecipeFormatVersion": "2020-01-25",

@@ -1,0 +1,103 @@
+"""The local Greengrass v2 engine: requests serialised by botocore, answers parsed by botocore and
+checked against the service model's output shapes."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.validate import ParamValidator
+from moto import mock_aws
+
+from visionpipe.local.engines import greengrass
+from visionpipe_common.model_component import component_version, model_recipe, publish
+
+ENDPOINT = "http://127.0.0.1:9"  # never contacted: the hook answers first
+BUCKET = "models"
+ARTIFACT = f"s3://{BUCKET}/retraining/output/job-1/output/model.tar.gz"
+
+
+@pytest.fixture
+def stack():
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key=ARTIFACT.split("/", 3)[3], Body=b"model")
+        engine = greengrass.GreengrassEngine(ENDPOINT, "us-east-1", "123456789012", lambda: s3)
+        session = boto3.Session()
+        greengrass.install(engine, [session])
+        try:
+            yield engine, session.client("greengrassv2", endpoint_url=ENDPOINT), s3
+        finally:
+            greengrass.uninstall(engine)
+
+
+def assert_matches_output_shape(client, operation: str, response: dict) -> None:
+    shape = client.meta.service_model.operation_model(operation).output_shape
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    report = ParamValidator().validate(body, shape)
+    assert not report.has_errors(), report.generate_report()
+    assert set(body) <= set(shape.members)
+
+
+def recipe(version: str, artifact: str = ARTIFACT) -> dict:
+    return model_recipe("com.visionpipe.DetectorModel", version, artifact, ["face"], 0.91, "job-1", "arn:pkg")
+
+
+def test_publish_creates_a_deployable_version_with_the_real_response_shape(stack):
+    engine, client, s3 = stack
+    published = publish(client, recipe(component_version(1)))  # what the publish handler calls
+    arn = "arn:aws:greengrass:us-east-1:123456789012:components:com.visionpipe.DetectorModel:versions:1.0.1"
+    assert published == {
+        "component_name": "com.visionpipe.DetectorModel",
+        "component_version": "1.0.1",
+        "arn": arn,
+    }
+
+    created = client.create_component_version(inlineRecipe=json.dumps(recipe("1.0.2")).encode())
+    assert_matches_output_shape(client, "CreateComponentVersion", created)
+    assert created["status"]["componentState"] == "DEPLOYABLE"
+    described = client.describe_component(arn=arn)
+    assert_matches_output_shape(client, "DescribeComponent", described)
+    assert described["publisher"] == "visionpipe" and described["platforms"] == [
+        {"attributes": {"os": "linux"}}
+    ]
+    got = client.get_component(arn=arn, recipeOutputFormat="JSON")
+    assert_matches_output_shape(client, "GetComponent", got)
+    assert json.loads(got["recipe"])["Manifests"][0]["Artifacts"][0]["Uri"] == ARTIFACT
+    listed = client.list_component_versions(arn=arn.split(":versions:")[0])
+    assert_matches_output_shape(client, "ListComponentVersions", listed)
+    assert sorted(v["componentVersion"] for v in listed["componentVersions"]) == ["1.0.1", "1.0.2"]
+    mirrored = s3.get_object(
+        Bucket=BUCKET, Key="local-greengrass/components/com.visionpipe.DetectorModel/1.0.1.json"
+    )
+    assert json.loads(mirrored["Body"].read())["artifacts"] == [ARTIFACT]
+
+
+def test_missing_artifact_is_failed_duplicate_is_a_conflict_bad_recipe_is_invalid(stack):
+    _, client, _ = stack
+    missing = f"s3://{BUCKET}/retraining/output/nope/model.tar.gz"
+    created = client.create_component_version(inlineRecipe=json.dumps(recipe("2.0.0", missing)).encode())
+    assert created["status"]["componentState"] == "FAILED" and missing in created["status"]["errors"]
+    with pytest.raises(client.exceptions.ConflictException):
+        client.create_component_version(inlineRecipe=json.dumps(recipe("2.0.0")).encode())
+    with pytest.raises(client.exceptions.ValidationException, match="ComponentVersion"):
+        client.create_component_version(inlineRecipe=b"RecipeFormatVersion: '2020-01-25'\nComponentName: x\n")
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.describe_component(arn="arn:aws:greengrass:us-east-1:123456789012:components:x:versions:9.9.9")
+    with pytest.raises(ClientError, match="not emulated"):
+        client.list_components()
+
+
+def test_requests_to_other_endpoints_and_after_uninstall_pass_through(stack):
+    engine, client, _ = stack
+
+    class Request:
+        url = "https://greengrass.us-east-1.amazonaws.com/greengrass/v2/createComponentVersion"
+        method, body = "POST", b"{}"
+
+    assert engine.before_send(Request(), event_name="before-send.greengrassv2.CreateComponentVersion") is None
+    greengrass.uninstall(engine)
+    assert greengrass._hook(Request(), event_name="before-send.greengrassv2.CreateComponentVersion") is None
