@@ -181,3 +181,27 @@ def test_the_cycle_check_can_fail():
     assert not overlaps("results/", "image_inputs/")
     assert ("DetectAnomalyFunction", "ImageBucket", "image_inputs/", "") in set(triggers())
     assert ("DetectAnomalyFunction", "ResultsBucket", "results/") in set(writes())
+
+
+def test_dashboard_is_valid_json_with_the_anomaly_widgets():
+    body = RESOURCES["AnomalyDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    dashboard = json.loads(
+        body.replace("${AWS::Region}", "us-east-1").replace("${FailedEventsQueue.QueueName}", "q")
+    )
+    metrics = [m for w in dashboard["widgets"] for m in w["properties"]["metrics"]]
+    names = {m[1] for m in metrics if isinstance(m[0], str)}
+    assert {
+        "ImagesProcessed",
+        "Anomalies",
+        "Rejected",
+        "DetectLatency",
+        "FramesCaptured",
+        "TweetsPosted",
+    } <= names
+    stats = {m[-1].get("stat") for m in metrics if isinstance(m[-1], dict) and m[1:2] == ["DetectLatency"]}
+    assert {"p50", "p99"} <= stats
+    assert any(
+        "expression" in m[0] and "anomalies / processed" in m[0]["expression"]
+        for m in metrics
+        if isinstance(m[0], dict)
+    )
