@@ -27,28 +27,15 @@ import pytest
 from visionpipe_edge.config import EdgeSettings, model_defaults
 from visionpipe_edge.detectors import build_detector
 
-from tests.tools.local.face_data import camera_frames
+from tests.tools.local.face_data import camera_frames, write_channels
 from visionpipe.cli import main
 from visionpipe_common.retraining_candidates import CandidateStore
-from visionpipe_common.training_annotations import CLASS_MAP_FILE, ClassMap, split_of
+from visionpipe_common.training_annotations import split_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("local_stack")]
 
 FACE_SIZES = (50, 150)  # face sizes in the 640x480 frames
 VALIDATION_FRACTION = 0.1  # BuildRetrainingDatasetFunction's VALIDATION_FRACTION (template.yaml)
-
-
-def write_base_dataset(folder, train, validation):
-    for side, frames in (("train", train), ("validation", validation)):
-        (folder / side).mkdir(parents=True)
-        (folder / f"{side}_annotation").mkdir()
-        for frame in frames:
-            (folder / side / frame.name).write_bytes(frame.jpeg)
-            (folder / f"{side}_annotation" / frame.name.replace(".jpg", ".json")).write_bytes(
-                frame.annotation_json
-            )
-    (folder / CLASS_MAP_FILE).write_text(ClassMap.from_names(["face"]).to_json())
-    return folder
 
 
 def install_like_a_core(recipe: dict, s3, root: Path) -> EdgeSettings:
@@ -163,7 +150,7 @@ def test_local_rounds_train_for_real_adopt_a_better_model_and_keep_it_over_a_wor
     greengrass = local_stack.client("greengrassv2")
 
     # people 0-59 for the base training set, 60-79 for validation, 80-99 seen only by the camera
-    base = write_base_dataset(
+    base = write_channels(
         tmp_path / "base",
         camera_frames(14, range(60), seed=11, prefix="raw_retrain-base", sizes=FACE_SIZES),
         camera_frames(8, range(60, 80), seed=12, prefix="raw_retrain-val", sizes=FACE_SIZES),

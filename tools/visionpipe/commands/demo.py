@@ -1,369 +1,421 @@
-"""`visionpipe demo` (what `make demo` runs): the whole story locally, in one command.
+"""`visionpipe demo` (what `make demo` runs): every flow locally, in one command.
 
-Sample data -> a trained anomaly model (metrics printed) -> the local stack in-process -> a video,
-a batch of normal and anomalous images and a few bad inputs uploaded -> every upload accounted
-for (a verdict or a failure item) -> a table of verdicts, the anomaly ratio and .demo/report.html.
+Anomaly: sample data -> a trained anomaly model (metrics printed) -> the local stack in-process ->
+a video, normal and anomalous images and a few bad inputs uploaded -> every upload accounted for
+(a verdict or a failure item) -> a table of verdicts and the anomaly ratio.
+Edge and retraining: the edge device loop on a short video of real photographs with faces writes
+the six kinds of detection object -> tweet_detection's dry-run tweets (and the cooldown) ->
+the annotations become retraining candidates -> a review sheet and approvals start one round ->
+real training, measured validation:mAP, model package and Greengrass component version.
+Everything ends in .demo/report.html and a summary; the exit code is 0 only if every flow worked.
+The logic lives in tools/visionpipe/demo/; this file runs the steps in order.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import html
 import io
-import json
 import logging
 import sys
 import time
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from visionpipe.demo.console import Printer, Tee
+from visionpipe.demo.report import Flow
 from visionpipe.template import REPO_ROOT
 
 DEMO_DIR = REPO_ROOT / ".demo"
+DEVICE_NAME = "demo-cam"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run every flow locally: data, model, local stack, uploads, verdicts, HTML report",
+        help="run every flow locally: anomaly verdicts, edge camera, tweets, review, retraining, HTML report",
         description=__doc__.splitlines()[0],
     )
     parser.add_argument("--dir", default=str(DEMO_DIR), help="working folder (default .demo/)")
     parser.add_argument("--normal", type=int, default=16, help="normal images to upload (default 16)")
     parser.add_argument("--anomalous", type=int, default=8, help="anomalous images to upload (default 8)")
     parser.add_argument("--no-video", action="store_true", help="skip the video upload")
-    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the flows")
+    parser.add_argument(
+        "--edge-seconds", type=int, default=6, help="length of the edge camera's face video (default 6)"
+    )
+    parser.add_argument(
+        "--edge-interval",
+        type=float,
+        default=1.5,
+        help="the device's upload interval in seconds (default 1.5: one record per 1.5 s)",
+    )
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each flow")
     parser.set_defaults(func=run)
 
 
 @dataclass
-class Upload:
-    bucket: str
-    key: str
-    body: bytes
-    label: str  # normal | anomalous | bad input | video
-    item: dict[str, Any] | None = None
-    frames: list[dict[str, Any]] = field(default_factory=list)
-    capture: dict[str, Any] | None = None
+class Demo:
+    """What the steps share: options, folders, the stack, and each flow's result."""
+
+    args: argparse.Namespace
+    say: Printer
+    started: float = field(default_factory=time.perf_counter)
+    stack: Any = None
+    outputs: dict = field(default_factory=dict)
+    anomaly: Any = None  # demo.anomaly.AnomalyOutcome
+    edge: Any = None  # demo.edge.EdgeRun
+    tweets: Any = None  # demo.tweets.TweetResult
+    base_dataset: Any = None  # dataset.upload.UploadReport
+    review: Any = None  # demo.curation.ReviewResult
+    round: Any = None  # demo.retraining.RoundResult
+    inbox: str = ""  # SQS queue subscribed to the retraining notifications
+    errors: dict[str, str] = field(default_factory=dict)  # step -> what it raised
+    report: Path | None = None
 
     @property
-    def file_name(self) -> str:
-        return self.key.rsplit("/", 1)[-1]
+    def work(self) -> Path:
+        return Path(self.args.dir)
+
+    @property
+    def log_file(self) -> Path:
+        return self.work / "local.log"
 
 
 def run(args: argparse.Namespace) -> int:
+    demo = Demo(args, Printer(sys.stdout))
+    demo.work.mkdir(parents=True, exist_ok=True)
+    with demo.say.step("1. sample data"):
+        step_sample_data(demo)
+    with demo.say.step("2. anomaly model"):
+        step_anomaly_model(demo)
+    with handler_logs(demo.log_file):
+        with demo.say.step("3. local stack"):
+            stack = step_local_stack(demo)
+        with stack:
+            for title, step in FLOW_STEPS:
+                with demo.say.step(title):
+                    guarded(demo, title, step)
+    return step_summary(demo)
+
+
+# ------------------------------------------------------------------------------------ anomaly model
+def step_sample_data(demo: Demo) -> None:
     from visionpipe.local import model as local_model
 
-    started = time.perf_counter()
-    work = Path(args.dir)
-    data_dir, model_dir = work / "data", work / "model"
-    say = Printer(sys.stdout)
-
-    say.heading("1. sample data")
+    data_dir = demo.work / "data"
     if (data_dir / "manifest.json").exists():
-        say(f"using {data_dir} (delete it to regenerate)")
+        demo.say(f"using {data_dir} (delete it to regenerate)")
     else:
         local_model.generate_sample_data(data_dir)
 
-    say.heading("2. anomaly model")
+
+def step_anomaly_model(demo: Demo) -> None:
+    from visionpipe.local import model as local_model
+
+    model_dir = demo.work / "model"
     report_file = model_dir / "training-report.txt"
     if local_model.has_model(model_dir) and report_file.exists():
-        say(f"using the model trained earlier in {model_dir}:")
-        say(report_file.read_text().rstrip())
+        demo.say(f"using the model trained earlier in {model_dir}:")
+        demo.say(report_file.read_text().rstrip())
     else:
         buffer = io.StringIO()
         with contextlib.redirect_stdout(Tee(sys.stdout, buffer)):
-            local_model.train_model(data_dir, model_dir)
+            local_model.train_model(demo.work / "data", model_dir)
         report_file.write_text(buffer.getvalue())
 
-    say.heading("3. local stack")
-    log_file = work / "local.log"
+
+def step_local_stack(demo: Demo):
+    from visionpipe.local.stack import LocalStack
+
+    stack = LocalStack(port=0, model_dir=demo.work / "model").start()
+    demo.stack, demo.outputs = stack, stack.outputs()
+    demo.say(
+        f"moto server at {stack.endpoint_url}; {len(stack.functions)} functions loaded in-process; "
+        f"handler logs in {demo.log_file}"
+    )
+    return stack
+
+
+# ------------------------------------------------------------------------------------ anomaly flow
+def step_uploads(demo: Demo) -> None:
+    from visionpipe.demo import anomaly
+
+    uploads = anomaly.plan_uploads(
+        demo.work / "data",
+        demo.outputs,
+        demo.args.normal,
+        demo.args.anomalous,
+        with_video=not demo.args.no_video and anomaly.frame_capture_exists(demo.stack),
+    )
+    s3 = demo.stack.client("s3")
+    for upload in uploads:
+        s3.put_object(Bucket=upload.bucket, Key=upload.key, Body=upload.body)
+    demo.anomaly = anomaly.AnomalyOutcome(uploads, uploaded_at=time.perf_counter())
+    counts = {
+        label: sum(1 for u in uploads if u.label == label)
+        for label in dict.fromkeys(u.label for u in uploads)
+    }
+    demo.say("uploaded " + ", ".join(f"{n} {label}" for label, n in counts.items()))
+
+
+def step_wait_for_verdicts(demo: Demo) -> None:
+    from visionpipe.demo import anomaly
+
+    outcome = demo.anomaly
+    outcome.accounted = anomaly.wait_for_results(demo.stack, demo.outputs, outcome.uploads, demo.args.timeout)
+    outcome.seconds = time.perf_counter() - outcome.uploaded_at
+    demo.say(f"{outcome.settled} of {len(outcome.uploads)} uploads accounted for in {outcome.seconds:.1f} s")
+
+
+def step_verdicts(demo: Demo) -> None:
+    from visionpipe.demo import anomaly
+
+    outcome = demo.anomaly
+    outcome.rows = anomaly.result_rows(outcome.uploads)
+    demo.say(anomaly.render_table(outcome.rows))
+    demo.say(f"anomaly ratio: {outcome.anomalies}/{len(outcome.verdicts)} = {outcome.ratio:.1%}")
+    demo.say(anomaly.quality_line(outcome.rows))
+
+
+# ------------------------------------------------------------------------- edge, tweets, retraining
+def step_edge_camera(demo: Demo) -> None:
+    from visionpipe.demo import edge
+
+    folder = demo.work / "edge"
+    folder.mkdir(exist_ok=True)
+    video = edge.write_footage(folder / "faces.avi", demo.args.edge_seconds)
+    demo.say(f"footage: {video} ({demo.args.edge_seconds} s at {edge.FPS} fps: astronaut, coffee, chelsea)")
+    bucket = demo.outputs["DetectionsBucketName"]
+    run = demo.edge = edge.run_device(demo.stack, bucket, video, DEVICE_NAME, demo.args.edge_interval)
+    demo.say(
+        f"device {run.device_id} (cascade detector): {run.frames} frames at {run.fps:.1f} fps, "
+        f"{run.frames_with_detections} with a face, {run.uploaded} detections uploaded "
+        f"(one per {demo.args.edge_interval:g} s) to {bucket}"
+    )
+    demo.say(f"objects written per prefix: {run.count_line()}")
+    if run.first_record:
+        first = run.first_record["objects"][0]
+        box = first["box"]
+        demo.say(
+            f"first record {run.record_keys[0]}: {first['object']} {first['confidence']:.2f} at "
+            f"({box['xmin']},{box['ymin']})-({box['xmax']},{box['ymax']}) in "
+            f"{run.first_record['frame']['width']}x{run.first_record['frame']['height']}"
+        )
+
+
+def step_tweets(demo: Demo) -> None:
+    from visionpipe.demo import tweets
+
+    if not demo.edge or not demo.edge.record_keys:
+        demo.say("skipped: the edge camera wrote no record")
+        return
+    result = demo.tweets = tweets.collect_tweets(
+        demo.stack, demo.edge.bucket, demo.edge.device_id, demo.edge.record_keys, demo.args.timeout
+    )
+    demo.say(
+        f"{result.records} records -> {len(result.dry_run)} dry-run tweet(s) in outbox/dry-run/, "
+        f"{result.suppressed} suppressed by the cooldown ({result.cooldown_seconds} s per device)"
+        + (f"; outcomes {dict(result.statuses)}" if set(result.statuses) - {"DRY_RUN", "SUPPRESSED"} else "")
+    )
+    if result.dry_run:
+        demo.say(f"tweet text: {result.dry_run[0].get('text')!r}")
+        demo.say(f"           ({result.dry_run[0]['key']})")
+
+
+def step_review(demo: Demo) -> None:
+    from visionpipe.demo import curation, retraining
+
+    if not demo.edge or not demo.edge.annotation_keys:
+        demo.say("skipped: the edge camera wrote no training annotation")
+        return
+    demo.base_dataset = retraining.upload_base_dataset(demo.stack, demo.outputs, demo.work / "base-dataset")
+    demo.say(
+        f"base dataset for retraining (real faces, labelled by the device's cascade): "
+        f"{'; '.join(demo.base_dataset.lines()[-2:])}"
+    )
+    demo.inbox = retraining.subscribe_inbox(demo.stack, demo.outputs)
+    result = demo.review = curation.review(
+        demo.stack, demo.outputs, demo.edge.annotation_keys, demo.work / "review.html", demo.args.timeout
+    )
+    demo.say(
+        f"candidates from training_annotation/: {len(result.pending)} pending, "
+        f"{len(result.rejected)} rejected"
+        + "".join(f"\n  rejected {c.candidate_id}: {c.reason}" for c in result.rejected)
+    )
+    if result.sheet:
+        demo.say(f"review sheet: {result.sheet} ({len(result.pending)} candidates with their boxes)")
+    decision = result.decision
+    demo.say(
+        f"approved {len(result.approved)} (RetrainThreshold {result.threshold}): "
+        + (
+            f"started round {decision.round}: {decision.execution_arn}"
+            if decision and decision.started
+            else ""
+        )
+        + (decision.reason if decision and not decision.started else "")
+    )
+
+
+def step_retraining(demo: Demo) -> None:
+    from visionpipe.demo import retraining
+
+    decision = demo.review.decision if demo.review else None
+    if not decision or not decision.started:
+        demo.say("skipped: no retraining round was started")
+        return
+    started = time.perf_counter()
+    r = demo.round = retraining.wait_for_round(
+        demo.stack, decision.execution_arn, demo.inbox, demo.args.timeout
+    )
+    demo.say(
+        f"execution {r.execution_arn.rsplit(':', 1)[-1]}: {r.status} in {time.perf_counter() - started:.1f} s"
+    )
+    demo.say(f"states: {' > '.join(r.states)}")
+    demo.say(
+        f"training job {r.training_job}: {r.training_status} ({r.training_seconds} s), "
+        f"{r.train_images} train / {r.validation_images} validation images ({r.new_candidates} new); "
+        f"validation:mAP {_figure(r.validation_map)}"
+    )
+    kept_or_adopted = (
+        f"adopted: model package {r.model_package} (PendingManualApproval), "
+        f"component {r.component_name} {r.component_version} ({r.component_state})"
+        if r.outcome == "adopted"
+        else r.outcome
+    )
+    demo.say(f"outcome: {kept_or_adopted} (compared with the current model: {r.compared_with})")
+    demo.say(f"notification: {r.notification_subject!r}")
+
+
+def step_report(demo: Demo) -> None:
+    from visionpipe.demo import report
+
+    sections = [
+        report.summary_section(flows(demo), demo.say.timings),
+        report.anomaly_section(
+            demo.anomaly.rows if demo.anomaly else [],
+            demo.anomaly.ratio if demo.anomaly else 0.0,
+            demo.stack.client("s3"),
+            demo.stack.pseudo.stack_name,
+            demo.outputs["ResultsTableName"],
+        ),
+        report.edge_section(demo.edge),
+        report.tweets_section(demo.tweets),
+        report.review_section(demo.review, demo.work),
+        report.retraining_section(demo.round, demo.base_dataset),
+    ]
+    demo.report = report.write_report(demo.work / "report.html", sections)
+    demo.say(f"report: {demo.report}")
+
+
+FLOW_STEPS: list[tuple[str, Callable[[Demo], None]]] = [
+    ("4. uploads", step_uploads),
+    ("5. waiting for the flows", step_wait_for_verdicts),
+    ("6. verdicts", step_verdicts),
+    ("7. edge camera", step_edge_camera),
+    ("8. tweets", step_tweets),
+    ("9. curation and review", step_review),
+    ("10. retraining", step_retraining),
+    ("11. report", step_report),
+]
+
+
+# ------------------------------------------------------------------------------------ outcome
+def flows(demo: Demo) -> list[Flow]:
+    """Each flow's headline and problems (a flow that did not run says why)."""
+
+    def problems(result, title: str, step_titles: tuple[str, ...]) -> list[str]:
+        crashed = [f"{step} raised {demo.errors[step]}" for step in step_titles if step in demo.errors]
+        if result is None:
+            return crashed or [f"{title} did not run (an earlier flow failed)"]
+        return crashed + result.problems()
+
+    a, e, t, v, r = demo.anomaly, demo.edge, demo.tweets, demo.review, demo.round
+    return [
+        Flow(
+            "anomaly (images, video)",
+            f"{a.settled}/{len(a.uploads)} uploads accounted for, anomaly ratio {a.ratio:.1%}" if a else "",
+            problems(a, "the anomaly flow", ("4. uploads", "5. waiting for the flows", "6. verdicts")),
+        ),
+        Flow(
+            "edge camera",
+            f"{e.uploaded} detections, {e.objects_written} objects ({e.count_line()})" if e else "",
+            problems(e, "the edge camera", ("7. edge camera",)),
+        ),
+        Flow(
+            "tweets",
+            f"{len(t.dry_run)} dry-run tweet(s), {t.suppressed} suppressed by the cooldown" if t else "",
+            problems(t, "the tweet flow", ("8. tweets",)),
+        ),
+        Flow(
+            "curation and review",
+            f"{len(v.pending)} pending -> {len(v.approved)} approved, sheet {v.sheet}" if v else "",
+            problems(v, "curation and review", ("9. curation and review",)),
+        ),
+        Flow(
+            "retraining",
+            f"validation:mAP {_figure(r.validation_map)}, {r.outcome}"
+            + (f", component version {r.component_version}" if r.component_version else "")
+            if r
+            else "",
+            problems(r, "retraining", ("10. retraining",)),
+        ),
+    ]
+
+
+def step_summary(demo: Demo) -> int:
+    say = demo.say
+    say.heading("summary")
+    results = flows(demo)
+    width = max(len(f.name) for f in results)
+    for flow in results:
+        say(f"  {flow.name:<{width}}  {'OK    ' if flow.ok else 'FAILED'}  {flow.headline}")
+    say("time per step:")
+    say(say.timing_table())
+    say(f"done in {time.perf_counter() - demo.started:.1f} s; report {demo.report}")
+    failed = [f for f in results if not f.ok] + (
+        [Flow("report", "", [demo.errors["11. report"]])] if "11. report" in demo.errors else []
+    )
+    if not failed:
+        return 0
+    say("\nNOT every flow did what it should:")
+    for flow in failed:
+        for problem in flow.problems:
+            say(f"  {flow.name}: {problem}")
+    say(f"handler logs: {demo.log_file}")
+    return 1
+
+
+def _figure(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3f}"
+
+
+def guarded(demo: Demo, title: str, step: Callable[[Demo], None]) -> None:
+    """Run a step; an exception fails its flow (with the reason) and the demo goes on."""
+    try:
+        step(demo)
+    except Exception as exc:
+        demo.errors[title] = f"{type(exc).__name__}: {exc}"
+        logging.getLogger("visionpipe.demo").error("%s failed:\n%s", title, traceback.format_exc())
+        demo.say(f"   error: {demo.errors[title]} (traceback in {demo.log_file})")
+
+
+@contextlib.contextmanager
+def handler_logs(log_file: Path) -> Iterator[None]:
+    """Handler output (stdout) and visionpipe/edge/moto logs go to the log file, not the screen."""
     with log_file.open("w") as log_stream, contextlib.redirect_stdout(log_stream):
         handler = logging.StreamHandler(log_stream)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        loggers = [logging.getLogger(name) for name in ("visionpipe", "moto")]
+        loggers = [logging.getLogger(name) for name in ("visionpipe", "visionpipe_edge", "moto")]
         for logger in loggers:
             logger.addHandler(handler)
             logger.setLevel(logging.INFO)
             logger.propagate = False
         try:
-            code = _run_flows(args, say, data_dir, model_dir, work, log_file, started)
+            yield
         finally:
             for logger in loggers:
                 logger.removeHandler(handler)
                 logger.propagate = True
-    return code
-
-
-def _run_flows(args, say, data_dir: Path, model_dir: Path, work: Path, log_file: Path, started: float) -> int:
-    from visionpipe.local.stack import LocalStack
-
-    stack_started = time.perf_counter()
-    with LocalStack(port=0, model_dir=model_dir) as stack:
-        outputs = stack.outputs()
-        say(
-            f"moto server at {stack.endpoint_url}; {len(stack.functions)} functions loaded in-process "
-            f"({time.perf_counter() - stack_started:.1f} s); handler logs in {log_file}"
-        )
-        s3 = stack.client("s3")
-
-        say.heading("4. uploads")
-        uploads = plan_uploads(args, data_dir, outputs, has_frame_capture=_frame_capture_exists(stack))
-        upload_started = time.perf_counter()
-        for upload in uploads:
-            s3.put_object(Bucket=upload.bucket, Key=upload.key, Body=upload.body)
-        counts = {
-            label: sum(1 for u in uploads if u.label == label)
-            for label in dict.fromkeys(u.label for u in uploads)
-        }
-        say("uploaded " + ", ".join(f"{n} {label}" for label, n in counts.items()))
-
-        say.heading("5. waiting for the flows")
-        accounted = wait_for_results(stack, outputs, uploads, args.timeout)
-        elapsed = time.perf_counter() - upload_started
-        say(
-            f"{sum(1 for u in uploads if u.item or u.capture)} of {len(uploads)} uploads accounted for "
-            f"in {elapsed:.1f} s"
-        )
-
-        say.heading("6. verdicts")
-        rows = result_rows(uploads)
-        say(render_table(rows))
-        verdicts = [r for r in rows if r["result"] in ("anomaly", "normal")]
-        anomalies = sum(1 for r in verdicts if r["result"] == "anomaly")
-        ratio = anomalies / len(verdicts) if verdicts else 0.0
-        say(f"anomaly ratio: {anomalies}/{len(verdicts)} = {ratio:.1%}")
-        say(quality_line(rows))
-        report = write_report(work / "report.html", rows, ratio, stack, outputs)
-        say(f"report: {report}")
-    say(f"done in {time.perf_counter() - started:.1f} s")
-    if not accounted:
-        say("NOT every upload was accounted for within the timeout: see " + str(log_file))
-        return 1
-    return 0
-
-
-def _frame_capture_exists(stack) -> bool:
-    """True when a template function takes S3 events from the video bucket."""
-    video_bucket = stack.outputs().get("VideoBucketName")
-    for function in stack.functions.values():
-        for event in function.events.values():
-            if event.get("Type") == "S3" and event.get("Properties", {}).get("Bucket") == video_bucket:
-                return True
-    return False
-
-
-def plan_uploads(args, data_dir: Path, outputs: dict, has_frame_capture: bool) -> list[Upload]:
-    manifest = json.loads((data_dir / "manifest.json").read_text())["files"]
-    image_bucket = outputs["ImageBucketName"]
-    by_label: dict[str, list[str]] = {"normal": [], "anomalous": []}
-    for name, item in sorted(manifest.items()):
-        if item["label"] in by_label:
-            by_label[item["label"]].append(name)
-    uploads = []
-    for label, wanted in (("normal", args.normal), ("anomalous", args.anomalous)):
-        names = by_label[label]
-        step = max(1, len(names) // max(wanted, 1))
-        for name in names[::step][:wanted]:
-            path = data_dir / name
-            uploads.append(Upload(image_bucket, f"image_inputs/demo/{path.name}", path.read_bytes(), label))
-    uploads.append(
-        Upload(
-            image_bucket, "image_inputs/demo/shift notes.jpg", b"not an image, just a .jpg name", "bad input"
-        )
-    )
-    uploads.append(Upload(image_bucket, "image_inputs/demo/empty.png", b"", "bad input"))
-    videos = sorted((data_dir / "video").glob("*.mp4")) if (data_dir / "video").exists() else []
-    if videos and has_frame_capture and not args.no_video and outputs.get("VideoBucketName"):
-        uploads.append(
-            Upload(
-                outputs["VideoBucketName"],
-                f"video_inputs/inspection run {videos[0].name}",
-                videos[0].read_bytes(),
-                "video",
-            )
-        )
-    return uploads
-
-
-def wait_for_results(stack, outputs: dict, uploads: list[Upload], timeout: float) -> bool:
-    """Poll the results table (and the capture documents for videos) until every upload is settled."""
-    from boto3.dynamodb.conditions import Key
-
-    table = stack.session.resource("dynamodb", endpoint_url=stack.endpoint_url).Table(
-        outputs["ResultsTableName"]
-    )
-    s3 = stack.client("s3")
-    deadline = time.monotonic() + timeout
-
-    def items_named(name: str) -> list[dict]:
-        response = table.query(IndexName="ImageIndex", KeyConditionExpression=Key("Image").eq(name))
-        return response["Items"]
-
-    while time.monotonic() < deadline:
-        settled = True
-        for upload in uploads:
-            matches = [i for i in items_named(upload.file_name) if i.get("Key") == upload.key]
-            upload.item = matches[0] if matches else None
-            if upload.label == "video":
-                listing = s3.list_objects_v2(
-                    Bucket=outputs["ResultsBucketName"], Prefix=f"captures/{upload.key}/"
-                )
-                if listing.get("Contents"):
-                    doc_key = listing["Contents"][0]["Key"]
-                    upload.capture = json.loads(
-                        s3.get_object(Bucket=outputs["ResultsBucketName"], Key=doc_key)["Body"].read()
-                    )
-                    frames = upload.capture.get("frames") or []
-                    upload.frames = [
-                        i for i in table.scan()["Items"] if i.get("SourceVideoKey") == upload.key
-                    ]
-                    settled &= len(upload.frames) >= len(frames)
-                else:
-                    settled &= upload.item is not None  # a failure item for the video
-            else:
-                settled &= upload.item is not None
-        if settled and stack.wait_idle(timeout=5, settle=0.3):
-            return True
-        time.sleep(0.5)
-    return False
-
-
-def result_rows(uploads: list[Upload]) -> list[dict[str, Any]]:
-    rows = []
-    for upload in uploads:
-        if upload.label == "video":
-            if upload.item:  # the video itself was rejected
-                rows.append(_row(upload.file_name, upload.label, upload.item, None))
-            for frame in sorted(upload.frames, key=lambda f: float(f.get("FrameTime", 0))):
-                rows.append(
-                    _row(
-                        f"{upload.file_name} @ {float(frame['FrameTime']):.1f}s",
-                        "frame",
-                        frame,
-                        None,
-                        frame_ref=(frame["Bucket"], frame["Key"]),
-                    )
-                )
-            continue
-        rows.append(_row(upload.file_name, upload.label, upload.item, upload.body))
-    return rows
-
-
-def _row(name: str, label: str, item: dict | None, body: bytes | None, frame_ref=None) -> dict[str, Any]:
-    if item is None:
-        result, confidence, detail = "missing", None, "no result recorded"
-    elif item.get("Status") == "OK":
-        result = "anomaly" if item.get("DetectAnomalyResult") == "True" else "normal"
-        confidence, detail = float(item["Confidence"]), f"{float(item.get('LatencyMs', 0)):.0f} ms"
-    else:
-        result, confidence, detail = "failed", None, item.get("Reason", "")
-    return {
-        "image": name,
-        "label": label,
-        "result": result,
-        "confidence": confidence,
-        "detail": detail,
-        "body": body,
-        "frame_ref": frame_ref,
-    }
-
-
-def render_table(rows: list[dict[str, Any]]) -> str:
-    width = max(len("image"), *(len(r["image"]) for r in rows)) if rows else 5
-    lines = [f"{'image':<{width}}  {'uploaded as':<11}  {'result':<8}  {'confidence':>10}  detail"]
-    lines.append("-" * len(lines[0]) + "-" * 20)
-    for r in rows:
-        confidence = f"{r['confidence']:.3f}" if r["confidence"] is not None else "-"
-        lines.append(
-            f"{r['image']:<{width}}  {r['label']:<11}  {r['result']:<8}  {confidence:>10}  {r['detail']}"
-        )
-    return "\n".join(lines)
-
-
-def quality_line(rows: list[dict[str, Any]]) -> str:
-    judged = [
-        r for r in rows if r["label"] in ("normal", "anomalous") and r["result"] in ("normal", "anomaly")
-    ]
-    correct = sum(1 for r in judged if (r["label"] == "anomalous") == (r["result"] == "anomaly"))
-    failed = sum(1 for r in rows if r["result"] == "failed")
-    return f"labelled uploads judged correctly: {correct}/{len(judged)}; failure items (bad inputs): {failed}"
-
-
-def _thumbnail(data: bytes) -> str | None:
-    from PIL import Image
-
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.thumbnail((160, 120))
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="JPEG", quality=80)
-    except Exception:  # bad inputs have no picture
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def write_report(path: Path, rows: list[dict[str, Any]], ratio: float, stack, outputs: dict) -> Path:
-    s3 = stack.client("s3")
-    cells = []
-    for r in rows:
-        data = r["body"]
-        if data is None and r["frame_ref"]:
-            bucket, key = r["frame_ref"]
-            data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        thumb = _thumbnail(data) if data else None
-        picture = f'<img src="{thumb}" alt="">' if thumb else '<div class="none">no image</div>'
-        confidence = f"{r['confidence']:.3f}" if r["confidence"] is not None else ""
-        cells.append(
-            f'<figure class="{r["result"]}">{picture}<figcaption><b>{html.escape(r["image"])}</b><br>'
-            f"{html.escape(r['result'])} {confidence}<br><small>{html.escape(r['label'])}: "
-            f"{html.escape(str(r['detail']))}</small></figcaption></figure>"
-        )
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>visionpipe demo report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; }}
-figure {{ display: inline-block; width: 180px; margin: 6px; padding: 6px; border: 3px solid #ccc;
-          vertical-align: top; font-size: 12px; }}
-figure.anomaly {{ border-color: #d33; }} figure.normal {{ border-color: #3a3; }}
-figure.failed, figure.missing {{ border-color: #888; background: #f4f4f4; }}
-img {{ max-width: 160px; }} .none {{ height: 90px; line-height: 90px; text-align: center; color: #888; }}
-</style></head><body>
-<h1>visionpipe demo</h1>
-<p>{len(rows)} results; anomaly ratio {ratio:.1%}. Local stack {html.escape(stack.pseudo.stack_name)},
-results table {html.escape(outputs["ResultsTableName"])}.</p>
-{"".join(cells)}
-</body></html>
-"""
-    path.write_text(page)
-    return path
-
-
-class Printer:
-    """Writes to the real stdout even while handler output is redirected to the log file."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def __call__(self, text: str) -> None:
-        print(text, file=self._stream, flush=True)
-
-    def heading(self, text: str) -> None:
-        self(f"\n== {text}")
-
-
-class Tee(io.TextIOBase):
-    def __init__(self, *streams):
-        self._streams = streams
-
-    def write(self, text: str) -> int:
-        for stream in self._streams:
-            stream.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for stream in self._streams:
-            stream.flush()
