@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from visionpipe.demo.console import Printer, Tee
-from visionpipe.demo.report import Flow
+from visionpipe.demo.report import Flow, write_summary
 from visionpipe.template import REPO_ROOT
 
 DEMO_DIR = REPO_ROOT / ".demo"
@@ -368,16 +368,19 @@ def flows(demo: Demo) -> list[Flow]:
 def step_summary(demo: Demo) -> int:
     say = demo.say
     say.heading("summary")
-    results = flows(demo)
-    width = max(len(f.name) for f in results)
-    for flow in results:
+    outcome = flows(demo)
+    if "11. report" in demo.errors:
+        outcome.append(Flow("report", "", [f"11. report raised {demo.errors['11. report']}"]))
+    width = max(len(f.name) for f in outcome)
+    for flow in outcome:
         say(f"  {flow.name:<{width}}  {'OK    ' if flow.ok else 'FAILED'}  {flow.headline}")
     say("time per step:")
     say(say.timing_table())
-    say(f"done in {time.perf_counter() - demo.started:.1f} s; report {demo.report}")
-    failed = [f for f in results if not f.ok] + (
-        [Flow("report", "", [demo.errors["11. report"]])] if "11. report" in demo.errors else []
-    )
+    results = {"anomaly": demo.anomaly, "edge": demo.edge, "tweets": demo.tweets}
+    results.update(review=demo.review, retraining=demo.round)
+    summary = write_summary(demo.work / "summary.json", outcome, say.timings, results)
+    say(f"done in {time.perf_counter() - demo.started:.1f} s; report {demo.report}; summary {summary}")
+    failed = [f for f in outcome if not f.ok]
     if not failed:
         return 0
     say("\nNOT every flow did what it should:")

@@ -16,16 +16,27 @@ KINDS = ("images/", "json/", "latest/", "frames_resized/", "raw_images/", "train
 FPS = 5
 
 
+def face_footage():
+    """visionpipe.face_footage, or a clear error when scikit-image (a dev dependency) is missing."""
+    try:
+        from visionpipe import face_footage
+    except ModuleNotFoundError as missing:
+        raise RuntimeError(
+            f"{missing.name} is not installed: the face footage comes from scikit-image's bundled "
+            "photographs (`make install`, or pip install -e '.[dev]')"
+        ) from missing
+    return face_footage
+
+
 def write_footage(path: Path, seconds: int) -> Path:
     """`seconds` of 5 fps video: each second four frames of a face (astronaut, three framings in
     turn) and one without (coffee, chelsea in turn)."""
-    from visionpipe.face_footage import face_frames, no_face_frames, write_video
-
-    faces, others = face_frames(), no_face_frames()
+    footage = face_footage()
+    faces, others = footage.face_frames(), footage.no_face_frames()
     frames = []
     for second in range(seconds):
         frames += [faces[second % len(faces)]] * (FPS - 1) + [others[second % len(others)]]
-    return write_video(path, frames, fps=FPS)
+    return footage.write_video(path, frames, fps=FPS)
 
 
 @dataclass

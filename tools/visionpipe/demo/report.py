@@ -6,7 +6,7 @@ import base64
 import html
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,7 @@ def retraining_section(round_result, base_report) -> str:
             ("base dataset", "; ".join(base_report.lines()) if base_report else ""),
             ("training job", f"{r.training_job}: {r.training_status}, {r.training_seconds} s"),
             ("images", f"{r.train_images} train / {r.validation_images} validation ({r.new_candidates} new)"),
-            ("validation:mAP", r.validation_map),
+            ("validation:mAP", "none" if r.validation_map is None else f"{r.validation_map:.3f}"),
             ("compared with", r.compared_with),
             ("outcome", r.outcome),
             ("model package", r.model_package_arn or "-"),
@@ -204,3 +204,38 @@ def write_report(path: Path, sections: list[str]) -> Path:
     )
     path.write_text(page)
     return path
+
+
+def write_summary(path: Path, flows: list[Flow], timings: dict[str, float], results: dict[str, Any]) -> Path:
+    """`.demo/summary.json`: the same outcome for scripts and CI (flows, figures, seconds per step)."""
+    document = {
+        "ok": all(flow.ok for flow in flows),
+        "flows": [
+            {"name": f.name, "ok": f.ok, "headline": f.headline, "problems": f.problems} for f in flows
+        ],
+        "seconds": {step: round(seconds, 2) for step, seconds in timings.items()},
+        **{name: _figures(result) for name, result in results.items()},
+    }
+    path.write_text(json.dumps(document, indent=2, default=str))
+    return path
+
+
+SKIPPED = ("uploads", "rows", "annotated_jpeg")  # bodies and pictures: in the HTML report only
+DERIVED = ("settled", "ratio", "statuses", "suppressed", "model_package")
+
+
+def _figures(result: Any) -> Any:
+    """A result's fields and derived figures, as plain data."""
+    if result is None:
+        return None
+    figures = {f.name: _plain(getattr(result, f.name)) for f in fields(result) if f.name not in SKIPPED}
+    figures.update({name: getattr(result, name) for name in DERIVED if hasattr(type(result), name)})
+    return figures
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value):
+        return asdict(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from visionpipe.dataset.upload import UploadReport, upload_channels
+from visionpipe.demo.edge import face_footage
 
 BASE_PREFIX = "datasets/base/"
 FACE_SIZES = (50, 150)  # face sizes in the 640x480 base frames
@@ -20,14 +21,15 @@ BASE_TRAIN, BASE_VALIDATION = 14, 8
 def upload_base_dataset(stack, outputs: dict, folder: Path) -> UploadReport:
     """People 0-59 of the LFW subset in train, 60-79 in validation (the camera shows someone else):
     written as the four channels `visionpipe dataset split` makes, uploaded as `dataset upload` does."""
-    from visionpipe.face_footage import camera_frames, write_channels
-
+    footage = face_footage()
     if folder.exists():
         shutil.rmtree(folder)
-    write_channels(
+    footage.write_channels(
         folder,
-        camera_frames(BASE_TRAIN, range(60), seed=11, prefix="raw_base-train", sizes=FACE_SIZES),
-        camera_frames(BASE_VALIDATION, range(60, 80), seed=12, prefix="raw_base-val", sizes=FACE_SIZES),
+        footage.camera_frames(BASE_TRAIN, range(60), seed=11, prefix="raw_base-train", sizes=FACE_SIZES),
+        footage.camera_frames(
+            BASE_VALIDATION, range(60, 80), seed=12, prefix="raw_base-val", sizes=FACE_SIZES
+        ),
     )
     prefix = stack.functions["BuildRetrainingDatasetFunction"].variables.get(
         "BASE_DATASET_PREFIX", BASE_PREFIX
