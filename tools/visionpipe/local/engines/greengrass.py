@@ -22,6 +22,7 @@ local-greengrass/components/<name>/<version>.json (recipe, ARN, status, artifact
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import re
@@ -102,6 +103,7 @@ class GreengrassEngine:
         self._s3_factory = s3_client_factory
         self.components: dict[str, ComponentVersion] = {}  # version ARN -> version
         self._lock = threading.Lock()
+        self.active = False
 
     # ------------------------------------------------------------ ARNs
     def component_arn(self, name: str) -> str:
@@ -257,8 +259,24 @@ class GreengrassEngine:
             501, "NotImplemented", f"{operation} is not emulated by visionpipe's local Greengrass engine"
         )
 
+    @contextlib.contextmanager
+    def installed(self, sessions: list[Any]):
+        """Within the block, answer greengrassv2 requests to the endpoint from clients of these boto3
+        sessions made meanwhile (a client copies its session's handlers; afterwards they pass through)."""
+        emitters = list({id(s.events): s.events for s in sessions}.values())
+        unique_id = f"visionpipe-local-greengrassv2-{id(self)}"
+        for emitter in emitters:
+            emitter.register(EVENT, self.before_send, unique_id=unique_id)
+        self.active = True
+        try:
+            yield self
+        finally:
+            self.active = False
+            for emitter in emitters:
+                emitter.unregister(EVENT, self.before_send, unique_id=unique_id)
+
     def before_send(self, request, event_name: str = "", **_kwargs) -> AWSResponse | None:
-        if not request.url.startswith(self.endpoint_url + "/"):
+        if not self.active or not request.url.startswith(self.endpoint_url + "/"):
             return None  # not for the local stack: the real service (or another stand-in) answers
         operation = event_name.rsplit(".", 1)[-1]
         try:
@@ -269,41 +287,3 @@ class GreengrassEngine:
             headers = {"content-type": "application/json", "x-amzn-errortype": error.code}
         headers["x-amzn-requestid"] = f"local-{time.time_ns()}"
         return AWSResponse(request.url, status, headers, _Raw(json.dumps(payload).encode()))
-
-
-_lock = threading.Lock()
-_active: GreengrassEngine | None = None
-_registered: list[Any] = []  # event emitters the hook is registered on
-
-
-def _hook(request, event_name: str = "", **kwargs):
-    engine = _active
-    if engine is None:
-        return None
-    return engine.before_send(request, event_name=event_name, **kwargs)
-
-
-def install(engine: GreengrassEngine, sessions: list[Any]) -> None:
-    """Answer greengrassv2 requests to the engine's endpoint from clients of these boto3 sessions
-    (clients created after this call; a client copies its session's handlers when created)."""
-    global _active
-    with _lock:
-        if _active is not None and _active is not engine:
-            raise RuntimeError("another local stack's Greengrass engine is active in this process")
-        _active = engine
-        for session in sessions:
-            emitter = session.events
-            if not any(e is emitter for e in _registered):
-                emitter.register(EVENT, _hook, unique_id="visionpipe-local-greengrassv2")
-                _registered.append(emitter)
-
-
-def uninstall(engine: GreengrassEngine) -> None:
-    """Stop answering (clients made while installed keep the hook, which then lets requests through)."""
-    global _active
-    with _lock:
-        if _active is engine:
-            _active = None
-            for emitter in _registered:
-                emitter.unregister(EVENT, _hook, unique_id="visionpipe-local-greengrassv2")
-            _registered.clear()
