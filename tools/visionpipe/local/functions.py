@@ -9,6 +9,7 @@ one warm container: its invocations run one at a time.
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
 import threading
@@ -22,8 +23,17 @@ from typing import Any
 
 from visionpipe.lambda_loader import load_handler_module
 from visionpipe.local import environment
-from visionpipe.local.deployment import Created, Deployment, local_path
+from visionpipe.local.deployment import (
+    Created,
+    Deployment,
+    Intrinsics,
+    PseudoParameters,
+    local_path,
+    parameter_values,
+    sam_transform,
+)
 from visionpipe.local.invocation import AsyncConfig
+from visionpipe.template import TEMPLATE_PATH, load_template
 
 
 def local_credentials(endpoint_url: str, region: str) -> dict[str, str]:
@@ -202,3 +212,34 @@ def create_event_invoke_config(d: Deployment, logical_id: str, props: dict[str, 
         on_failure=config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
     )
     return Created(logical_id, "AWS::Lambda::EventInvokeConfig", logical_id)
+
+
+def function_environment(
+    logical_id: str,
+    resources: dict[str, Any],
+    parameters: dict[str, str] | None = None,
+    pseudo: PseudoParameters | None = None,
+    template_path: Path = TEMPLATE_PATH,
+) -> dict[str, str]:
+    """A function's environment variables as local mode resolves them from template.yaml.
+
+    resources: the physical id (its Ref) of every resource the environment refers to, or a dict
+    {"Ref": ..., "Arn": ...} when it needs attributes; a reference not given raises. Parameters are
+    the template's Defaults with `parameters` over them; the bucket suffix taken from the stack id
+    is pseudo.stack_uuid (e.g. PseudoParameters(stack_uuid="test") -> visionpipe-images-test).
+    """
+    template = load_template(template_path)
+    values = parameter_values(template, parameters)
+    pseudo = pseudo or PseudoParameters()
+    transformed = _transformed(template_path, tuple(sorted(values.items())), pseudo.region)
+    intrinsics = Intrinsics(transformed, values, pseudo)
+    for name, value in resources.items():
+        ref, attributes = (value.get("Ref"), value) if isinstance(value, dict) else (value, {})
+        intrinsics.created(name, ref, {k: v for k, v in attributes.items() if k != "Ref"})
+    properties = transformed["Resources"][logical_id]["Properties"]
+    return variables_of({"Environment": intrinsics.resolve(properties.get("Environment") or {})})
+
+
+@functools.lru_cache(maxsize=8)
+def _transformed(template_path: Path, values: tuple, region: str) -> dict[str, Any]:
+    return sam_transform(load_template(template_path), dict(values), region)

@@ -39,13 +39,12 @@ TRAINING_JOB_ATTRIBUTES = (
     "secondary_status",
     "secondary_status_transitions",
     "final_metric_data_list",
-    "failure_reason",
     "training_start_time",
     "training_end_time",
     "last_modified_time",
-    "training_time_in_seconds",
-    "billable_time_in_seconds",
 )
+# ... and attributes it adds, which DescribeTrainingJob reports too (moto reports every attribute).
+TRAINING_JOB_ADDED = ("failure_reason", "training_time_in_seconds", "billable_time_in_seconds")
 DYNAMODB_REQUESTS = (
     "get_item",
     "put_item",
