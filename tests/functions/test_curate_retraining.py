@@ -11,8 +11,8 @@ from support.retraining_stack import DETECTIONS_BUCKET, RetrainingStack, atomic_
 from support.training_data import annotation_bytes
 
 from visionpipe.template import load_template
-from visionpipe_common.retraining_candidates import CandidateStore
-from visionpipe_common.retraining_rounds import RetrainingRounds
+from visionpipe_common.retraining.candidates import CandidateStore
+from visionpipe_common.retraining.rounds import RetrainingRounds
 
 NAME = "raw_office-cam-1_20261121-083114"
 

@@ -2,7 +2,6 @@
 
 import copy
 import json
-from pathlib import Path
 from urllib.parse import quote_plus
 
 import boto3
@@ -14,9 +13,9 @@ from support.lambda_context import FakeLambdaContext
 from support.onnx_models import brightness_metadata, mean_brightness_model
 
 from visionpipe.lambda_loader import load_handler_module
-from visionpipe.template import load_template, table_definition
+from visionpipe.template import REPO_ROOT, load_template, table_definition
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = REPO_ROOT / "events"
 IMAGE_BUCKET = "visionpipe-images-example"  # the bucket named in events/*.json
 VIDEO_BUCKET = "visionpipe-videos-example"
 ENVIRONMENT = {
@@ -242,7 +241,7 @@ def test_transient_error_fails_the_invocation_after_the_other_records(stack, mon
     event = {"Records": flaky["Records"] + good["Records"]}
     from botocore.exceptions import ClientError
 
-    real_detect = stack.module.detector.detect
+    real_detect = stack.module.flow.detector.detect
 
     def throttled_for_flaky(image):
         if (
@@ -254,13 +253,13 @@ def test_transient_error_fails_the_invocation_after_the_other_records(stack, mon
             )
         return real_detect(image)
 
-    monkeypatch.setattr(stack.module.detector, "detect", throttled_for_flaky)
+    monkeypatch.setattr(stack.module.flow.detector, "detect", throttled_for_flaky)
     with pytest.raises(ClientError, match="ThrottlingException"):
         stack.invoke(event)
     assert [i["Image"] for i in stack.all_items()] == ["ok.jpg"]
 
     # Lambda's retry, once the throttling is over: the flaky image is judged, ok.jpg is not judged twice.
-    monkeypatch.setattr(stack.module.detector, "detect", real_detect)
+    monkeypatch.setattr(stack.module.flow.detector, "detect", real_detect)
     stack.invoke(event)
     assert sorted(i["Image"] for i in stack.all_items()) == ["flaky.jpg", "ok.jpg"]
 

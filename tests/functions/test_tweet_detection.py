@@ -9,7 +9,6 @@ import json
 import re
 import threading
 import time
-from pathlib import Path
 from urllib.parse import quote_plus
 
 import boto3
@@ -41,11 +40,11 @@ from support.tweets import (
 )
 
 from visionpipe.lambda_loader import load_handler_module
-from visionpipe.template import load_template, table_definition
-from visionpipe_common.tweet_message import DEFAULT_MESSAGES
-from visionpipe_common.x_api import XAuthorizationError, XTransientError
+from visionpipe.template import REPO_ROOT, load_template, table_definition
+from visionpipe_common.tweets.message import DEFAULT_MESSAGES
+from visionpipe_common.tweets.x_api import XAuthorizationError, XTransientError
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = REPO_ROOT / "events"
 BUCKET = "visionpipe-detections-example"  # the bucket named in events/tweet_detection.json
 ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "tweet_detection",
@@ -416,7 +415,7 @@ def test_throttling_raises_for_lambdas_retry_and_releases_the_cooldown(make_stac
 def test_server_errors_are_retried_in_process_before_failing(make_stack, x_api, monkeypatch):
     stack = make_stack(secret=True)
     slept = []
-    monkeypatch.setattr("visionpipe_common.x_api.time.sleep", slept.append)
+    monkeypatch.setattr("visionpipe_common.tweets.x_api.time.sleep", slept.append)
     x_api.post(TWEETS_URL, json=UNAVAILABLE, status=503)
 
     with pytest.raises(XTransientError, match="HTTP 503"):

@@ -14,8 +14,8 @@ from visionpipe.dataset.convert import convert_folder
 from visionpipe.dataset.split import split_dataset
 from visionpipe.dataset.upload import upload_channels
 from visionpipe.template import REPO_ROOT, load_template
-from visionpipe_common.retraining_dataset import DEFAULT_HYPERPARAMETERS
-from visionpipe_common.retraining_rounds import RetrainingRounds as Rounds
+from visionpipe_common.retraining.dataset import DEFAULT_HYPERPARAMETERS
+from visionpipe_common.retraining.rounds import RetrainingRounds as Rounds
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("retraining_rounds")]
 COMPONENT = "com.visionpipe.DetectorModel"

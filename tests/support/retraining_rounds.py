@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from visionpipe.detector_model.training_job import TrainingOutcome, parse_s3_uri
 from visionpipe.local.stack import OfflineStack
-from visionpipe_common.retraining_candidates import CandidateStore
+from visionpipe_common.retraining.candidates import CandidateStore
 
 
 @dataclass

@@ -25,13 +25,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from visionpipe_common.anomaly.frames import META_FRAME_TIME, META_SOURCE_BUCKET, META_SOURCE_KEY, frame_key
 from visionpipe_common.errors import RejectedInput
+from visionpipe_common.events.s3_events import S3Object
 from visionpipe_common.frame_capture.container_check import GENERIC, unopenable_reason
 from visionpipe_common.frame_capture.plan import FrameTarget, capture_plan
 from visionpipe_common.frame_capture.settings import CaptureSettings, OpenCvSettings
 from visionpipe_common.frame_capture.video_inputs import MISSING_OBJECT_CODES, sniff_container
-from visionpipe_common.frames import META_FRAME_TIME, META_SOURCE_BUCKET, META_SOURCE_KEY, frame_key
-from visionpipe_common.s3_events import S3Object
 
 logger = Logger(child=True)
 
