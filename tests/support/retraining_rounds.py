@@ -43,7 +43,7 @@ class RetrainingRounds:
 
     def __enter__(self) -> RetrainingRounds:
         self.stack.start()
-        self.stack.engines.training.outcome = self._outcome
+        self.stack.training.outcome = self._outcome
         self.outputs = self.stack.outputs()
         self.s3, self.sfn = self.stack.client("s3"), self.stack.client("stepfunctions")
         self.sagemaker = self.stack.client("sagemaker")
@@ -110,7 +110,7 @@ class RetrainingRounds:
         return [json.loads(m["Body"]) for m in messages]
 
     def recipes(self) -> list[dict]:
-        return [c.recipe for c in self.stack.engines.greengrass.components.values()]
+        return [c.recipe for c in self.stack.greengrass.components.values()]
 
 
 def _archive(model: dict) -> bytes:

@@ -77,6 +77,6 @@ def test_patches_are_undone_on_exit():
     with moto_internals.lambda_invocations(lambda *args: None):
         assert getattr(owner, name) is not original
     assert getattr(owner, name) is original
-    with moto_internals.atomic_dynamodb_requests():
-        assert DynamoDBBackend.get_item.__name__ == "request"
-    assert DynamoDBBackend.get_item.__name__ == "get_item"
+    patches = moto_internals.atomic_dynamodb_patches()
+    assert [name for _, name, _ in patches] == list(moto_internals.DYNAMODB_REQUESTS)
+    assert all(owner is DynamoDBBackend and value.__name__ == "request" for owner, _, value in patches)

@@ -88,9 +88,8 @@ def samconfig(path: Path | None, environment: str = "local") -> tuple[dict[str, 
     config = tomllib.loads(Path(path).read_text()).get(environment, {})
     overrides = config.get("deploy", {}).get("parameters", {}).get("parameter_overrides", "")
     overrides = " ".join(overrides) if isinstance(overrides, list) else overrides
-    return parse_parameter_overrides(overrides), config.get("global", {}).get("parameters", {}).get(
-        "stack_name"
-    )
+    stack_name = config.get("global", {}).get("parameters", {}).get("stack_name")
+    return parse_parameter_overrides(overrides), stack_name
 
 
 def parameter_values(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, str]:

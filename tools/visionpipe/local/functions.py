@@ -9,7 +9,6 @@ one warm container: its invocations run one at a time.
 
 from __future__ import annotations
 
-import functools
 import io
 import sys
 import threading
@@ -89,7 +88,6 @@ class LocalFunction:
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     module: ModuleType | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
-    invocations: int = 0
     local: dict[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
@@ -135,7 +133,6 @@ class LocalFunction:
             deadline=time.monotonic() + self.timeout,
         )
         with self.lock, environment.overlaid(self.environment()):
-            self.invocations += 1
             return handler(event, context)
 
 
@@ -169,29 +166,20 @@ def _code_zip(code_dir: Path) -> bytes:
 def create_function(d: Deployment, logical_id: str, props: dict[str, Any]) -> Created:
     """Register the function in moto's Lambda (so lambda.invoke finds it) and describe it locally."""
     name = props.get("FunctionName") or d.generated_name(logical_id, 64)
-    code_dir = local_path(d.template_dir, props["Code"])
-    variables = variables_of(props)
+    code_dir, variables = local_path(d.template_dir, props["Code"]), variables_of(props)
+    timeout, memory = int(props.get("Timeout", 3)), int(props.get("MemorySize", 128))
     arn = d.client("lambda").create_function(
         FunctionName=name,
         Runtime=props["Runtime"],
         Role=props["Role"],
         Handler=props["Handler"],
         Code={"ZipFile": _code_zip(code_dir)},
-        Timeout=int(props.get("Timeout", 3)),
-        MemorySize=int(props.get("MemorySize", 128)),
+        Timeout=timeout,
+        MemorySize=memory,
         Environment={"Variables": variables},
         Architectures=props.get("Architectures", ["x86_64"]),
     )["FunctionArn"]
-    function = LocalFunction(
-        logical_id,
-        name,
-        arn,
-        code_dir,
-        props["Handler"],
-        variables,
-        int(props.get("Timeout", 3)),
-        int(props.get("MemorySize", 128)),
-    )
+    function = LocalFunction(logical_id, name, arn, code_dir, props["Handler"], variables, timeout, memory)
     return Created(logical_id, "AWS::Lambda::Function", name, {"Arn": arn}, local=function)
 
 
@@ -231,15 +219,9 @@ def function_environment(
     template = load_template(template_path)
     values = parameter_values(template, parameters)
     pseudo = pseudo or PseudoParameters()
-    transformed = _transformed(template_path, tuple(sorted(values.items())), pseudo.region)
+    transformed = sam_transform(template, values, pseudo.region)
     intrinsics = Intrinsics(transformed, values, pseudo)
     for name, value in resources.items():
-        ref, attributes = (value.get("Ref"), value) if isinstance(value, dict) else (value, {})
-        intrinsics.created(name, ref, {k: v for k, v in attributes.items() if k != "Ref"})
+        intrinsics.symbols[name] = value if isinstance(value, dict) else {"Ref": value}
     properties = transformed["Resources"][logical_id]["Properties"]
     return variables_of({"Environment": intrinsics.resolve(properties.get("Environment") or {})})
-
-
-@functools.lru_cache(maxsize=8)
-def _transformed(template_path: Path, values: tuple, region: str) -> dict[str, Any]:
-    return sam_transform(load_template(template_path), dict(values), region)

@@ -64,7 +64,6 @@ class AsyncInvoker:
         self._threads: list[threading.Thread] = []
         self._counter = itertools.count()
         self._stopping = False
-        self.completed = self.failed = 0
 
     def start(self, functions) -> None:
         for function in functions:
@@ -116,7 +115,6 @@ class AsyncInvoker:
         function, config = attempt.function, attempt.function.async_config
         try:
             function.invoke(attempt.event, attempt.request_id)
-            self.completed += 1
             return
         except Exception as exc:
             error = exc
@@ -135,7 +133,6 @@ class AsyncInvoker:
             self._push(attempt)
             return
         condition = "RetriesExhausted" if young else "EventAgeExceeded"
-        self.failed += 1
         log.warning("%s: %s after %d attempt(s): %s", function.logical_id, condition, attempt.attempt, error)
         record = destination_record(attempt, condition, error_payload(error, attempt.request_id))
         if not config.on_failure:

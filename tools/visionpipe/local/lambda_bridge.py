@@ -1,17 +1,11 @@
 """Event sources: every invocation moto makes of a template function runs the in-process handler.
 
-Each function is registered in moto's Lambda (CreateFunction); moto_internals.lambda_invocations
-routes moto's LambdaFunction.invoke here:
-
-- `lambda invoke` through the endpoint (boto3, the AWS CLI, `visionpipe replay`, Step Functions'
-  `arn:aws:states:::lambda:invoke` tasks, which moto's interpreter sends through the endpoint)
-  carries X-Amz-Invocation-Type: RequestResponse runs the handler in the request's thread (its
-  return value is the payload; an exception is FunctionError "Unhandled" with Lambda's error
-  payload), Event joins the function's asynchronous queue and returns 202 at once.
-- moto's own services (S3 notifications) call invoke with no HTTP headers: S3 invokes Lambda
-  asynchronously, so these join the asynchronous queue too.
-
-Functions moto knows but the bridge does not keep moto's own behaviour.
+moto_internals.lambda_invocations routes moto's LambdaFunction.invoke here. Through the endpoint
+(boto3, the AWS CLI, `visionpipe replay`, Step Functions' lambda:invoke tasks) the
+X-Amz-Invocation-Type decides: RequestResponse runs the handler in the request's thread (an
+exception is FunctionError "Unhandled" with Lambda's error payload), Event joins the function's
+asynchronous queue. moto's own services (S3 notifications) invoke with no HTTP headers; S3 invokes
+Lambda asynchronously, so those join the queue too. Functions not registered keep moto's behaviour.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ PATCHED = {
     "process-wide config": (moto_config, "default_user_config"),
 }
 # FakeTrainingJob attributes the training engine reads and sets (DescribeTrainingJob reports them).
-TRAINING_JOB_ATTRIBUTES = (
+TRAINING_JOB_ATTRIBUTES = [
     "training_job_name",
     "hyper_parameters",
     "input_data_config",
@@ -42,7 +42,7 @@ TRAINING_JOB_ATTRIBUTES = (
     "training_start_time",
     "training_end_time",
     "last_modified_time",
-)
+]
 # ... and attributes it adds, which DescribeTrainingJob reports too (moto reports every attribute).
 TRAINING_JOB_ADDED = ("failure_reason", "training_time_in_seconds", "billable_time_in_seconds")
 DYNAMODB_REQUESTS = (
@@ -115,16 +115,12 @@ def config_values(keys) -> dict[str, Any]:
     return {key: moto_config.default_user_config.get(key) for key in keys}
 
 
-@contextlib.contextmanager
-def atomic_dynamodb_requests() -> Iterator[None]:
-    """Each moto DynamoDB request atomic, as every real DynamoDB request is.
-
-    moto's backend is not thread-safe (transact_write_items deep-copies a table while other threads
-    write to it). Requests stay separate, so races between requests (GetItem, then a conditional
-    UpdateItem) happen exactly as against DynamoDB.
-    """
-    lock = threading.RLock()
-    backend = dynamodb_models.DynamoDBBackend
+def atomic_dynamodb_patches() -> list[tuple[Any, str, Any]]:
+    """(owner, name, value) patches making each moto DynamoDB request atomic, as every real DynamoDB
+    request is: moto's backend is not thread-safe (transact_write_items deep-copies a table while
+    other threads write to it). Requests stay separate, so races between requests (GetItem, then a
+    conditional UpdateItem) happen exactly as against DynamoDB."""
+    lock, backend = threading.RLock(), dynamodb_models.DynamoDBBackend
 
     def locked(original):
         def request(self, *args, **kwargs):
@@ -133,7 +129,4 @@ def atomic_dynamodb_requests() -> Iterator[None]:
 
         return request
 
-    with contextlib.ExitStack() as patches:
-        for name in DYNAMODB_REQUESTS:
-            patches.enter_context(_patched(backend, name, locked(getattr(backend, name))))
-        yield
+    return [(backend, name, locked(getattr(backend, name))) for name in DYNAMODB_REQUESTS]

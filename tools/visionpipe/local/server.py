@@ -13,9 +13,8 @@ from visionpipe.local import moto_internals
 
 log = logging.getLogger("visionpipe.local")
 
-# Step Functions executions run in moto's ASL interpreter. Lambda keeps moto's default backend:
-# the bridge runs the template's handlers in-process (moto's docker path is never reached for
-# them; lambda.use_docker=false would switch to moto's echo backend instead).
+# Step Functions executions run in moto's ASL interpreter. Lambda keeps moto's default backend: the
+# bridge runs the handlers in-process (lambda.use_docker=false would switch moto to its echo backend).
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
 
 

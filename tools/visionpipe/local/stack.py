@@ -4,10 +4,9 @@
         stack.endpoint_url, stack.outputs(), stack.session.client("s3")
         stack.wait_idle()
 
-start(): the SAM transform and parameters (deployment.py) -> moto's server -> every resource in
-dependency order (functions registered in moto's Lambda, buckets with their notifications) ->
-onnx model uploaded -> handlers loaded (cold start) -> asynchronous workers running. Every patch
-and worker is entered on one contextlib.ExitStack; stop() closes it (and resets moto).
+start(): parameters and the SAM transform (deployment.py) -> moto's server -> every resource in
+dependency order -> onnx model uploaded -> handlers loaded (cold start) -> asynchronous workers.
+Every patch and worker is entered on one contextlib.ExitStack; stop() closes it (and resets moto).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from typing import Any
 
 import boto3
 
+from visionpipe.detector_model.training_job import parse_s3_uri
 from visionpipe.local import environment, model, moto_internals, s3_delivery
 from visionpipe.local.deployment import (
     LOCAL_STACK_NAME,
@@ -33,7 +33,8 @@ from visionpipe.local.deployment import (
     sam_transform,
     samconfig,
 )
-from visionpipe.local.engines import LocalEngines
+from visionpipe.local.engines.greengrass import GreengrassEngine
+from visionpipe.local.engines.training import TrainingEngine
 from visionpipe.local.functions import LocalFunction, local_credentials
 from visionpipe.local.invocation import AsyncInvoker
 from visionpipe.local.lambda_bridge import LambdaBridge
@@ -53,7 +54,6 @@ class OfflineStack:
         template_path: Path = TEMPLATE_PATH,
         parameter_overrides: Mapping[str, str] | None = None,
         samconfig_path: Path | None = SAMCONFIG_PATH,
-        stack_name: str | None = None,
         model_dir: Path | None = None,
         provision_model: bool = True,
         retry_delay: float = 0.2,
@@ -63,7 +63,7 @@ class OfflineStack:
         self.parameters = parameter_values(
             load_template(self.template_path), {**overrides, **(parameter_overrides or {})}
         )
-        self.pseudo = PseudoParameters(stack_name=stack_name or configured_name or LOCAL_STACK_NAME)
+        self.pseudo = PseudoParameters(stack_name=configured_name or LOCAL_STACK_NAME)
         self.template = sam_transform(load_template(self.template_path), self.parameters, self.pseudo.region)
         self.model_dir = Path(model_dir) if model_dir else model.DEFAULT_MODEL_DIR
         self.provision_model = provision_model
@@ -76,7 +76,8 @@ class OfflineStack:
         )
         self.deployment: Deployment | None = None
         self.invoker: AsyncInvoker | None = None
-        self.engines: LocalEngines | None = None  # SageMaker training and Greengrass v2 stand-ins
+        self.training: TrainingEngine | None = None  # SageMaker training, really training
+        self.greengrass: GreengrassEngine | None = None  # Greengrass v2, not in moto
         self.functions: dict[str, LocalFunction] = {}
         self._retry_delay = retry_delay
         self._running: contextlib.ExitStack | None = None
@@ -98,12 +99,7 @@ class OfflineStack:
             running.callback(self.invoker.stop)
             bridge = LambdaBridge(self.invoker.submit)
             running.enter_context(moto_internals.lambda_invocations(bridge.route))
-            # before the handlers load: their module-level clients get the Greengrass hook
-            self.engines = running.enter_context(
-                LocalEngines(
-                    self.session, endpoint, self.pseudo.region, self.pseudo.account_id, self._bucket_names
-                )
-            )
+            self._engines(running, endpoint)  # before the handlers load: their clients get the hooks
             self._deploy(endpoint)
             for function in self.functions.values():
                 bridge.register(function)
@@ -115,6 +111,21 @@ class OfflineStack:
             self._running = running.pop_all()
         log.info("local stack %s ready at %s", self.pseudo.stack_name, endpoint)
         return self
+
+    def _engines(self, running: contextlib.ExitStack, endpoint: str) -> None:
+        def s3():
+            return self.session.client("s3", endpoint_url=endpoint)
+
+        def owns(job) -> bool:  # the stack's jobs: output in one of its buckets
+            return parse_s3_uri(job.output_data_config["S3OutputPath"])[0] in self._bucket_names()
+
+        self.training = TrainingEngine(s3, owns)
+        running.enter_context(self.training.installed())
+        self.greengrass = GreengrassEngine(endpoint, self.pseudo.region, self.pseudo.account_id, s3)
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        # boto3's default session: the handlers' module-level clients come from it
+        running.enter_context(self.greengrass.installed([boto3.DEFAULT_SESSION, self.session]))
 
     def _deploy(self, endpoint: str) -> None:
         intrinsics = Intrinsics(self.template, self.parameters, self.pseudo)
@@ -160,12 +171,6 @@ class OfflineStack:
 
     def client(self, service: str):
         return self.session.client(service, endpoint_url=self.endpoint_url)
-
-    def function(self, logical_id: str) -> LocalFunction:
-        return self.functions[logical_id]
-
-    def resource(self, logical_id: str):
-        return self.deployment.created[logical_id]
 
     def pending(self) -> int:
         """Invocations queued, waiting for a retry or running."""

@@ -42,7 +42,6 @@ class TrainingEngine:
         self._s3_factory = s3_client_factory
         self._owns = owns
         self.sync_seconds = sync_seconds
-        self.threads: list[threading.Thread] = []
         self.outcome: Callable[..., TrainingOutcome] | None = None
         self.jobs: list[Any] = []
 
@@ -80,7 +79,6 @@ class TrainingEngine:
         thread = threading.Thread(
             target=self._run, args=(job, done), name=f"train-{job.training_job_name}", daemon=True
         )
-        self.threads.append(thread)
         thread.start()
         done.wait(self.sync_seconds)
 
@@ -114,25 +112,12 @@ class TrainingEngine:
             job.failure_reason = outcome.failure_reason
         job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int(round(outcome.seconds)))
         transitions = job.secondary_status_transitions
-        if transitions:
-            transitions[-1]["EndTime"] = now
+        transitions[-1]["EndTime"] = now
+        message = outcome.failure_reason or "Training job completed"
         transitions.append(
-            {
-                "Status": outcome.status,
-                "StartTime": now,
-                "EndTime": now,
-                "StatusMessage": outcome.failure_reason or "Training job completed",
-            }
+            {"Status": outcome.status, "StartTime": now, "EndTime": now, "StatusMessage": message}
         )
         job.training_end_time = job.last_modified_time = now
         job.secondary_status = outcome.status
         job.training_job_status = outcome.status  # last: pollers see the final state with everything set
-        log.info(
-            "local training job %s %s (%s, %.1f s)",
-            job.training_job_name,
-            outcome.status,
-            f"validation:mAP {outcome.validation_map:.4f}"
-            if outcome.validation_map is not None
-            else outcome.failure_reason,
-            outcome.seconds,
-        )
+        log.info("local training job %s %s (%s)", job.training_job_name, outcome.status, message)
