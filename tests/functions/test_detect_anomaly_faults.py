@@ -12,6 +12,7 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from botocore.retries import standard
 from moto.server import ThreadedMotoServer
 from support.fault_proxy import FaultProxy
@@ -52,6 +53,7 @@ def notification(key: str, size: int, response: dict) -> dict:
 
 
 def test_lost_replies_and_refused_requests_lose_nothing_and_park_nothing(moto_server, monkeypatch):
+    parameters.clear_caches()  # the model prefix another test's stack left in Powertools' cache
     direct = {"endpoint_url": moto_server, "region_name": "us-east-1"}
     s3 = boto3.client("s3", **direct)
     for bucket in (IMAGE_BUCKET, RESULTS_BUCKET, MODEL_BUCKET):

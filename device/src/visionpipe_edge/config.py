@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +146,6 @@ class EdgeSettings:
             values[name] = _coerce(types[name], value)
         values.setdefault("thing_name", os.environ.get("AWS_IOT_THING_NAME", ""))
         return cls(**values)
-
-    def with_updates(self, **changes: Any) -> EdgeSettings:
-        return replace(self, **changes)
 
 
 def model_defaults(model_dir: str | Path | None) -> dict[str, Any]:
