@@ -103,11 +103,6 @@ def test_shared_statements_reach_every_function_that_attaches_them():
         for name, r in resources.items()
         if r["Type"] == "AWS::Serverless::Function"
     }
-    assert {n for n, refs in attached.items() if "IdempotencyRecordsPolicy" in refs} == {
-        "DetectAnomalyFunction",
-        "TweetDetectionFunction",
-        "FrameCaptureFunction",
-    }
     assert {n for n, refs in attached.items() if "CaptureOutcomesPolicy" in refs} == {
         "FrameCaptureFunction",
         "CaptureJobStateFunction",
