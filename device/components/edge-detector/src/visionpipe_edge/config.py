@@ -139,7 +139,7 @@ class EdgeSettings:
         types = {f.name: f.type for f in fields(cls)}
         for key, name in CONFIG_KEYS.items():
             value = config.get(key)
-            if value is None or (isinstance(value, str | list | dict) and not value):
+            if value is None or (isinstance(value, (str, list, dict)) and not value):
                 continue  # empty: the model's metadata or the built-in default applies
             if key in ("inputWidth", "inputHeight") and float(value) <= 0:
                 continue
