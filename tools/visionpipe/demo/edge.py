@@ -86,8 +86,9 @@ def run_device(stack, bucket: str, video: Path, device_id: str, interval: float)
         ["--source", str(video), "--realtime", "--interval", str(interval), "--device-name", device_id]
     )
     settings = edge_cli.settings_from_args(args, bucket)
-    s3 = stack.client("s3")
-    uploader = BackgroundUploader(s3, bucket, max_queue=settings.upload_queue_size)
+    # the camera's own credentials (its token exchange role with the template's device policy)
+    device_s3 = stack.device_session().client("s3", endpoint_url=stack.endpoint_url)
+    uploader = BackgroundUploader(device_s3, bucket, max_queue=settings.upload_queue_size)
     stats = edge_cli.run_loop(settings, uploader, LogPublisher(), drain_timeout=args.drain_timeout)
     run = EdgeRun(
         device_id=settings.device_id,
@@ -102,7 +103,7 @@ def run_device(stack, bucket: str, video: Path, device_id: str, interval: float)
         dropped=uploader.stats.dropped,
         failed=uploader.stats.failed,
     )
-    read_back(s3, run)
+    read_back(stack.client("s3"), run)
     return run
 
 

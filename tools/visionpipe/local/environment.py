@@ -91,3 +91,21 @@ def overlaid(variables: Mapping[str, str]):
         yield
     finally:
         _local.overlay = previous
+
+
+@contextmanager
+def credentials_per_thread(botocore_session) -> Iterator[None]:
+    """Clients of this botocore session take the credentials in the environment each thread sees
+    (each function's role), not the first ones the session resolved and cached for all."""
+    from botocore.credentials import EnvProvider
+
+    original = botocore_session.get_credentials
+
+    def get_credentials():
+        return EnvProvider().load() or original()
+
+    botocore_session.get_credentials = get_credentials
+    try:
+        yield
+    finally:
+        del botocore_session.get_credentials

@@ -35,13 +35,17 @@ from visionpipe.local.invocation import AsyncConfig
 from visionpipe.template import TEMPLATE_PATH, load_template
 
 
-def local_credentials(endpoint_url: str, region: str) -> dict[str, str]:
-    """What handlers need to reach the local stack instead of AWS (nothing else changes)."""
+def local_credentials(
+    endpoint_url: str, region: str, credentials: dict[str, str] | None = None
+) -> dict[str, str]:
+    """What handlers need to reach the local stack instead of AWS: the endpoint and the credentials
+    of the function's role (STS AssumeRole's Credentials), as Lambda sets them."""
+    credentials = credentials or {"AccessKeyId": "local", "SecretAccessKey": "local", "SessionToken": "local"}
     return {
         "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_SESSION_TOKEN": "local",
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -85,6 +89,7 @@ class LocalFunction:
     variables: dict[str, str]
     timeout: int
     memory: int
+    role_arn: str = ""
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     module: ModuleType | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -179,7 +184,9 @@ def create_function(d: Deployment, logical_id: str, props: dict[str, Any]) -> Cr
         Environment={"Variables": variables},
         Architectures=props.get("Architectures", ["x86_64"]),
     )["FunctionArn"]
-    function = LocalFunction(logical_id, name, arn, code_dir, props["Handler"], variables, timeout, memory)
+    function = LocalFunction(
+        logical_id, name, arn, code_dir, props["Handler"], variables, timeout, memory, role_arn=props["Role"]
+    )
     return Created(logical_id, "AWS::Lambda::Function", name, {"Arn": arn}, local=function)
 
 

@@ -54,6 +54,9 @@ DYNAMODB_REQUESTS = (
     "scan",
     "delete_item",
 )
+# moto's Step Functions interpreter signs its service calls with this access key
+# (moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for).
+STEPFUNCTIONS_ACCESS_KEY = "ak"
 _lock = threading.Lock()
 
 

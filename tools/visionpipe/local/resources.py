@@ -92,7 +92,10 @@ def _document(policy: dict) -> str:
 
 
 def create_role(d: Deployment, logical_id: str, props: dict) -> Created:
-    """The role and its inline policies (moto checks the documents' grammar; it enforces none)."""
+    """The role, its inline policies and its stack-managed policies (moto checks the documents'
+    grammar; visionpipe.local.iam enforces them). AWS-managed policies (arn:aws:iam::aws:...,
+    e.g. AWSLambdaBasicExecutionRole: CloudWatch Logs, which local mode does not call) are not
+    loaded in moto and are left out."""
     iam, name = d.client("iam"), props.get("RoleName") or d.generated_name(logical_id, 64)
     role = iam.create_role(
         RoleName=name, AssumeRolePolicyDocument=_document(props["AssumeRolePolicyDocument"])
@@ -101,6 +104,9 @@ def create_role(d: Deployment, logical_id: str, props: dict) -> Created:
         iam.put_role_policy(
             RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=_document(policy["PolicyDocument"])
         )
+    for policy_arn in props.get("ManagedPolicyArns", []):
+        if f":iam::{d.pseudo.account_id}:policy/" in policy_arn:
+            iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
     return Created(
         logical_id, "AWS::IAM::Role", name, {"Arn": role["Role"]["Arn"], "RoleId": role["Role"]["RoleId"]}
     )

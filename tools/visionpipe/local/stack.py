@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 
 from visionpipe.detector_model.training_job import parse_s3_uri
-from visionpipe.local import environment, model, moto_internals, s3_delivery
+from visionpipe.local import environment, iam, model, moto_internals, s3_delivery
 from visionpipe.local.deployment import (
     LOCAL_STACK_NAME,
     Deployment,
@@ -79,6 +79,7 @@ class OfflineStack:
         self.training: TrainingEngine | None = None  # SageMaker training, really training
         self.greengrass: GreengrassEngine | None = None  # Greengrass v2, not in moto
         self.functions: dict[str, LocalFunction] = {}
+        self.authorizer: iam.Authorizer | None = None  # IAM, enforced on every role's calls
         self._retry_delay = retry_delay
         self._running: contextlib.ExitStack | None = None
 
@@ -99,6 +100,14 @@ class OfflineStack:
             running.callback(self.invoker.stop)
             bridge = LambdaBridge(self.invoker.submit)
             running.enter_context(moto_internals.lambda_invocations(bridge.route))
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            # boto3's default session: the handlers' module-level clients come from it
+            running.enter_context(environment.credentials_per_thread(boto3.DEFAULT_SESSION._session))
+            self.authorizer = iam.Authorizer(
+                endpoint, iam.Account(self.pseudo.region, self.pseudo.account_id), self._object_exists
+            )
+            running.enter_context(iam.installed(self.authorizer, [boto3.DEFAULT_SESSION, self.session]))
             self._engines(running, endpoint)  # before the handlers load: their clients get the hooks
             self._deploy(endpoint)
             for function in self.functions.values():
@@ -106,7 +115,9 @@ class OfflineStack:
             if self.provision_model:
                 self._provision_model()
             for function in self.functions.values():
-                function.load(local_credentials(endpoint, self.pseudo.region))
+                credentials = self._assume(function.role_arn, "lambda.amazonaws.com", function.logical_id)
+                function.load(local_credentials(endpoint, self.pseudo.region, credentials))
+            self._state_machine_roles()
             self.invoker.start(self.functions.values())
             self._running = running.pop_all()
         log.info("local stack %s ready at %s", self.pseudo.stack_name, endpoint)
@@ -122,9 +133,6 @@ class OfflineStack:
         self.training = TrainingEngine(s3, owns)
         running.enter_context(self.training.installed())
         self.greengrass = GreengrassEngine(endpoint, self.pseudo.region, self.pseudo.account_id, s3)
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        # boto3's default session: the handlers' module-level clients come from it
         running.enter_context(self.greengrass.installed([boto3.DEFAULT_SESSION, self.session]))
 
     def _deploy(self, endpoint: str) -> None:
@@ -137,6 +145,78 @@ class OfflineStack:
             created = create_resource(d, logical_id, resources[logical_id])
             if isinstance(created.local, LocalFunction):
                 self.functions[logical_id] = created.local
+
+    # ------------------------------------------------------------ IAM
+    def _object_exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client("s3").head_object(Bucket=bucket, Key=key)
+            return True
+        except self.client("s3").exceptions.ClientError:
+            return False
+
+    def _assume(self, role_arn: str, service: str, who: str) -> dict[str, str]:
+        """STS credentials of a template role, after checking that its trust policy lets `service`
+        assume it; from then on every call signed with them is checked against its policies."""
+        role_name = role_arn.rsplit("/", 1)[-1]
+        iam_client = self.client("iam")
+        trust = iam_client.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        assume = iam.Check("sts:AssumeRole", role_arn, {"aws:SourceAccount": self.pseudo.account_id})
+        if not iam.trusts(trust, service, assume):
+            raise iam.AccessDenied(f"{role_arn}'s trust policy does not let {service} assume it ({who})")
+        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=who[:64])[
+            "Credentials"
+        ]
+        principal = iam.Principal(who, role_arn, iam.role_policies(iam_client, role_name))
+        self.authorizer.register(credentials["AccessKeyId"], principal)
+        return credentials
+
+    def _state_machine_roles(self) -> None:
+        """moto's ASL interpreter signs its service calls with the access key "ak": they are the
+        state machine's (the template has one), checked against its role."""
+        machines = [
+            c for c in self.deployment.created.values() if c.type == "AWS::StepFunctions::StateMachine"
+        ]
+        if len(machines) == 1:
+            arn = self.template["Resources"][machines[0].logical_id]["Properties"]["RoleArn"]
+            role_arn = self.deployment.intrinsics.resolve(arn)
+            self._assume(role_arn, "states.amazonaws.com", machines[0].logical_id)
+            principal = next(p for p in self.authorizer.principals.values() if p.role_arn == role_arn)
+            self.authorizer.register(moto_internals.STEPFUNCTIONS_ACCESS_KEY, principal)
+
+    def role_session(self, role_arn: str, service: str, who: str) -> boto3.Session:
+        """A boto3 session with a role's credentials: its calls are checked like the functions'."""
+        credentials = self._assume(role_arn, service, who)
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self.pseudo.region,
+        )
+
+    def device_session(self, policy_logical_id: str = "EdgeDeviceUploadPolicy") -> boto3.Session:
+        """The edge camera's credentials: a stand-in for its Greengrass token exchange role
+        (trusted by credentials.iot.amazonaws.com) with the template's device policy attached."""
+        iam_client, name = self.client("iam"), f"{self.pseudo.stack_name}-edge-device-local"
+        try:
+            arn = iam_client.get_role(RoleName=name)["Role"]["Arn"]
+        except iam_client.exceptions.NoSuchEntityException:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "credentials.iot.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            arn = iam_client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+                "Arn"
+            ]
+            policy = self.deployment.created[policy_logical_id].ref
+            iam_client.attach_role_policy(RoleName=name, PolicyArn=policy)
+        return self.role_session(arn, "credentials.iot.amazonaws.com", "edge-device")
 
     def _bucket_names(self) -> set[str]:
         created = self.deployment.created.values() if self.deployment else ()
