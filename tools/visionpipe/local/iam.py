@@ -343,6 +343,8 @@ class Authorizer:
 
     def __init__(self, endpoint_url: str, account: Account, object_exists: Callable[[str, str], bool]):
         self.endpoint_url = endpoint_url.rstrip("/")
+        # moto's own clients (the Step Functions interpreter) reach the same server as localhost
+        self._endpoints = {self.endpoint_url, self.endpoint_url.replace("//127.0.0.1:", "//localhost:")}
         self.account = account
         self._object_exists = object_exists
         self.principals: dict[str, Principal] = {}  # access key id -> principal
@@ -384,7 +386,7 @@ class Authorizer:
 
     def before_call(self, model, params, request_signer, context=None, **_kwargs):
         url = params.get("url", "") if isinstance(params, dict) else ""
-        if not url.startswith(self.endpoint_url + "/") and url != self.endpoint_url:
+        if not any(url == e or url.startswith(e + "/") for e in self._endpoints):
             return None
         credentials = getattr(request_signer, "_credentials", None)
         access_key = credentials.get_frozen_credentials().access_key if credentials else None
