@@ -160,3 +160,20 @@ def test_the_edge_device_without_its_policy_cannot_upload(stack):
         )
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     assert "s3:PutObject" in refused.value.response["Error"]["Message"]
+
+
+def _function_session(stack, function: str):
+    return stack.role_session(stack.functions[function].role_arn, "lambda.amazonaws.com", f"{function}-probe")
+
+
+def test_a_missing_object_is_404_with_list_bucket_and_403_without(stack):
+    """S3 answers a missing object 404 only to a caller with s3:ListBucket on the bucket."""
+    detections, models = stack.outputs()["DetectionsBucketName"], stack.outputs()["ModelBucketName"]
+    tweets = _function_session(stack, "TweetDetectionFunction").client("s3", endpoint_url=stack.endpoint_url)
+    with pytest.raises(ClientError) as missing:
+        tweets.get_object(Bucket=detections, Key="images/gone.jpg")
+    assert missing.value.response["Error"]["Code"] == "NoSuchKey"  # -> tweet without the image
+    detect = _function_session(stack, "DetectAnomalyFunction").client("s3", endpoint_url=stack.endpoint_url)
+    with pytest.raises(ClientError) as hidden:
+        detect.get_object(Bucket=models, Key="anomaly/gone/model.onnx")
+    assert hidden.value.response["Error"]["Code"] == "AccessDenied"

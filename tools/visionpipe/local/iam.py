@@ -370,9 +370,8 @@ class Authorizer:
                 raise AccessDenied(message)
         if service == "s3" and operation in ("GetObject", "HeadObject") and params.get("Key"):
             bucket, key = params["Bucket"], params["Key"]
-            listing = Check(
-                "s3:ListBucket", f"arn:{self.account.partition}:s3:::{bucket}", {"s3:prefix": key}
-            )
+            # a GetObject request carries no s3:prefix: a prefix-conditioned ListBucket does not count
+            listing = Check("s3:ListBucket", f"arn:{self.account.partition}:s3:::{bucket}")
             if principal.decide(listing) != "Allow" and not self._object_exists(bucket, key):
                 raise AccessDenied(
                     f"{principal.name} may not list {bucket}: a missing object is 403, not 404"
