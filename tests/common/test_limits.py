@@ -40,3 +40,62 @@ def test_an_item_just_inside_the_limit_fits_and_one_byte_more_does_not():
     ensure_item_fits(inside, "candidate")
     with pytest.raises(RejectedInput, match="over the 409600-byte limit"):
         ensure_item_fits({name: inside[name] + "x"}, "candidate")
+
+
+# ------------------------------------------ MediaConvert, SNS, Step Functions, SageMaker
+from visionpipe_common.limits import (  # noqa: E402
+    MEDIACONVERT_METADATA_KEY_MAX,
+    MEDIACONVERT_METADATA_MAX_ENTRIES,
+    MEDIACONVERT_METADATA_VALUE_MAX,
+    SNS_MESSAGE_MAX_BYTES,
+    STEP_FUNCTIONS_PAYLOAD_MAX_BYTES,
+    ensure_fits,
+    mediaconvert_metadata_problems,
+    sagemaker_name_problem,
+)
+
+
+def test_mediaconvert_metadata_entries_just_inside_and_just_outside():
+    inside = {f"k{i}": "v" for i in range(MEDIACONVERT_METADATA_MAX_ENTRIES)}
+    assert mediaconvert_metadata_problems(inside) == []
+    outside = {**inside, "k10": "v"}
+    assert mediaconvert_metadata_problems(outside) == ["11 userMetadata entries, over MediaConvert's 10"]
+
+
+def test_mediaconvert_metadata_key_and_value_lengths_just_inside_and_just_outside():
+    assert (
+        mediaconvert_metadata_problems(
+            {"k" * MEDIACONVERT_METADATA_KEY_MAX: "v" * MEDIACONVERT_METADATA_VALUE_MAX}
+        )
+        == []
+    )
+    (key_problem,) = mediaconvert_metadata_problems({"k" * 129: "v"})
+    assert "129 characters, over 128" in key_problem
+    (value_problem,) = mediaconvert_metadata_problems({"k": "v" * 257})
+    assert "257 characters, over 256" in value_problem
+
+
+def test_mediaconvert_metadata_characters():
+    assert mediaconvert_metadata_problems({"Key_1": "letters é 世 digits 09 space _ . : / = + - @"}) == []
+    (problem,) = mediaconvert_metadata_problems({"source-key": "IMG (1)'s clip.mp4"})
+    assert "'()" in problem
+    assert mediaconvert_metadata_problems({"tab": "a\tb"}) != []
+
+
+@pytest.mark.parametrize(
+    ("limit", "what"),
+    [(SNS_MESSAGE_MAX_BYTES, "SNS message"), (STEP_FUNCTIONS_PAYLOAD_MAX_BYTES, "execution input")],
+)
+def test_256_kib_payloads_just_inside_and_just_outside(limit, what):
+    assert limit == 262_144
+    ensure_fits("é" * (limit // 2), limit, what)  # UTF-8 bytes, not characters
+    with pytest.raises(RejectedInput, match=f"{limit + 1} bytes, over the {limit}-byte limit"):
+        ensure_fits("a" * (limit - 1) + "é", limit, what)
+
+
+def test_sagemaker_names_just_inside_and_just_outside():
+    assert sagemaker_name_problem("a" + "-b" * 31) is None  # 63 characters
+    assert sagemaker_name_problem("a" * 64) is not None
+    assert sagemaker_name_problem("visionpipe-retrain-00001-20261121083114") is None
+    for bad in ("", "-starts-with-hyphen", "ends-with-hyphen-", "under_score", "dot.name"):
+        assert sagemaker_name_problem(bad) is not None, bad

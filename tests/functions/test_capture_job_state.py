@@ -13,7 +13,7 @@ from support.template_environment import template_environment
 from visionpipe.lambda_loader import load_handler_module
 from visionpipe.template import REPO_ROOT, load_template, table_definition
 from visionpipe_common.anomaly.verdict_records import result_key
-from visionpipe_common.frame_capture.mediaconvert_job import source_object
+from visionpipe_common.frame_capture.mediaconvert_job import job_record_key, source_object
 
 EVENTS = REPO_ROOT / "events"
 ENVIRONMENT = template_environment(
@@ -23,6 +23,10 @@ ENVIRONMENT = template_environment(
 
 def sample(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
+
+
+def sample_record() -> dict:
+    return json.loads((EVENTS / "capture_job_record.json").read_text())
 
 
 def test_rule_matches_only_final_states_of_this_stacks_jobs():
@@ -41,6 +45,13 @@ def handler(monkeypatch):
         monkeypatch.setenv(name, value)
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket="results-bucket")
+        # what frame_capture wrote before starting the job the sample events are about
+        upload = sample("capture_job_state_error.json")["detail"]["userMetadata"]["visionpipe-upload"]
+        boto3.client("s3").put_object(
+            Bucket="results-bucket",
+            Key=job_record_key(upload),
+            Body=(EVENTS / "capture_job_record.json").read_bytes(),
+        )
         table = boto3.resource("dynamodb").create_table(
             TableName="results", **table_definition("ResultsTable")
         )
@@ -62,7 +73,7 @@ def test_error_job_becomes_a_failure_item_of_the_source_video(handler):
     event = sample("capture_job_state_error.json")
     outcome = handler.lambda_handler(event, FakeLambdaContext())
 
-    video = source_object(event["detail"]["userMetadata"])
+    video = source_object(sample_record())
     (item,) = items(handler, "phone clip 01.mp4")
     assert item["Status"] == "FAILED"
     assert item["Reason"] == (
@@ -101,7 +112,7 @@ def test_complete_job_updates_the_capture_document_with_the_frame_count(handler)
     event = sample("capture_job_state_complete.json")
     outcome = handler.lambda_handler(event, FakeLambdaContext())
     assert (outcome["status"], outcome["frames"]) == ("COMPLETE", 4)
-    video = source_object(event["detail"]["userMetadata"])
+    video = source_object(sample_record())
     document = json.loads(
         boto3.client("s3")
         .get_object(Bucket="results-bucket", Key=f"captures/{video.key}/{video.upload_id}.json")["Body"]

@@ -7,6 +7,7 @@ a request the service refuses on every retry.
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,23 @@ S3_KEY_MAX_BYTES = 1024
 # (UTF-8 length) and attribute value lengths")
 DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
 LONG_KEYS_FOLDER = "_long-keys"
+# https://docs.aws.amazon.com/mediaconvert/latest/ug/user-metadata-tags.html ("job tag restrictions":
+# at most 10 per job, keys <= 128 and values <= 256 Unicode characters; letters, numbers, space and
+# _ . : / = + - @)
+MEDIACONVERT_METADATA_MAX_ENTRIES = 10
+MEDIACONVERT_METADATA_KEY_MAX = 128
+MEDIACONVERT_METADATA_VALUE_MAX = 256
+_MEDIACONVERT_METADATA_TEXT = re.compile(r"[^\W_]|[ _.:/=+\-@]")
+# https://docs.aws.amazon.com/general/latest/gr/sns.html ("Message size: 256 KB", the message and
+# its attributes; 262,144 bytes)
+SNS_MESSAGE_MAX_BYTES = 256 * 1024
+# https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html ("Maximum input or output
+# size for a task, state, or execution: 256 KiB of data as a UTF-8 encoded string")
+STEP_FUNCTIONS_PAYLOAD_MAX_BYTES = 256 * 1024
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html (TrainingJobName)
+# and API_CreateModel.html (ModelName): 1 to 63 characters, ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
+SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+SAGEMAKER_NAME_MAX = 63
 
 
 def s3_key_bytes(key: str) -> int:
@@ -70,3 +88,43 @@ def ensure_item_fits(item: dict[str, Any], what: str) -> None:
         raise RejectedInput(
             f"{what} would be a {size}-byte DynamoDB item, over the {DYNAMODB_ITEM_MAX_BYTES}-byte limit"
         )
+
+
+def mediaconvert_metadata_problems(metadata: dict[str, str]) -> list[str]:
+    """Why MediaConvert would refuse this job's UserMetadata (empty: it fits)."""
+    problems = []
+    if len(metadata) > MEDIACONVERT_METADATA_MAX_ENTRIES:
+        problems.append(
+            f"{len(metadata)} userMetadata entries, over MediaConvert's {MEDIACONVERT_METADATA_MAX_ENTRIES}"
+        )
+    for key, value in metadata.items():
+        for what, text, limit in (
+            ("key", key, MEDIACONVERT_METADATA_KEY_MAX),
+            ("value", value, MEDIACONVERT_METADATA_VALUE_MAX),
+        ):
+            if len(text) > limit:
+                problems.append(
+                    f"userMetadata {what} {text[:40]!r}... is {len(text)} characters, over {limit}"
+                )
+            bad = sorted({ch for ch in text if not _MEDIACONVERT_METADATA_TEXT.fullmatch(ch)})
+            if bad:
+                problems.append(
+                    f"userMetadata {what} {text[:40]!r} has characters MediaConvert refuses: {''.join(bad)!r}"
+                )
+    return problems
+
+
+def utf8_bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def ensure_fits(text: str, limit: int, what: str) -> None:
+    size = utf8_bytes(text)
+    if size > limit:
+        raise RejectedInput(f"{what} is {size} bytes, over the {limit}-byte limit")
+
+
+def sagemaker_name_problem(name: str, what: str = "name") -> str | None:
+    if len(name) > SAGEMAKER_NAME_MAX or not SAGEMAKER_NAME.fullmatch(name):
+        return f"SageMaker {what} {name!r} must be 1-63 letters, digits and inner hyphens"
+    return None

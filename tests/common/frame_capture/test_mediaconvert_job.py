@@ -17,9 +17,11 @@ from visionpipe_common.frame_capture.mediaconvert_job import (
     MediaConvertEngine,
     create_job_request,
     framerate_for_interval,
+    job_record,
     source_object,
 )
 from visionpipe_common.frame_capture.settings import CaptureSettings, MediaConvertSettings
+from visionpipe_common.limits import mediaconvert_metadata_problems
 
 ENDPOINT = "https://mediaconvert.us-east-1.amazonaws.com"
 ROLE = "arn:aws:iam::123456789012:role/visionpipe-MediaConvertRole-ABC"
@@ -143,14 +145,26 @@ def test_input_is_the_decoded_key_with_the_original_input_settings():
     assert job_input["VideoSelector"]["Rotate"] == "AUTO"
 
 
-def test_user_metadata_carries_the_source_video_and_round_trips():
+def test_user_metadata_is_the_stack_and_the_upload_id_and_the_record_round_trips():
     request = create_job_request(VIDEO, IMAGE_BUCKET, CaptureSettings(), MEDIACONVERT)
-    metadata = request["UserMetadata"]
-    assert metadata["source-bucket"] == VIDEO.bucket and metadata["source-key"] == VIDEO.key
-    assert metadata["visionpipe-stack"] == "visionpipe"
-    rebuilt = source_object(metadata)
+    assert request["UserMetadata"] == {"visionpipe-stack": "visionpipe", "visionpipe-upload": VIDEO.upload_id}
+    assert mediaconvert_metadata_problems(request["UserMetadata"]) == []
+    rebuilt = source_object(job_record(VIDEO, IMAGE_BUCKET))
     assert rebuilt == S3Object(**{**VIDEO.__dict__, "event_name": ""})
     assert rebuilt.upload_id == VIDEO.upload_id  # the failure item of a failed job is the upload's
+
+
+def test_a_key_with_parentheses_and_an_apostrophe_stays_out_of_the_metadata():
+    clip = S3Object(**{**VIDEO.__dict__, "key": "video_inputs/IMG (1)'s clip.mp4"})
+    request = create_job_request(clip, IMAGE_BUCKET, CaptureSettings(), MEDIACONVERT)
+    assert mediaconvert_metadata_problems(request["UserMetadata"]) == []
+    assert source_object(job_record(clip, IMAGE_BUCKET)).key == clip.key
+
+
+def test_a_stack_name_mediaconvert_would_refuse_is_a_rejection_before_the_call():
+    bad = MediaConvertSettings(**{**MEDIACONVERT.__dict__, "stack_name": "x" * 257})
+    with pytest.raises(RejectedInput, match="over 256"):
+        create_job_request(VIDEO, IMAGE_BUCKET, CaptureSettings(), bad)
 
 
 def test_client_request_token_makes_a_duplicate_event_the_same_job_and_a_new_version_a_new_one():

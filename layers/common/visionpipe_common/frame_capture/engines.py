@@ -14,5 +14,10 @@ def build_engine(settings: FrameCaptureSettings, s3_client, mediaconvert_client=
     from visionpipe_common.frame_capture.mediaconvert_job import MediaConvertEngine
 
     return MediaConvertEngine(
-        mediaconvert_client, settings.image_bucket, settings.capture, settings.mediaconvert
+        mediaconvert_client,
+        settings.image_bucket,
+        settings.capture,
+        settings.mediaconvert,
+        s3_client=s3_client,
+        results_bucket=settings.results_bucket,
     )

@@ -3,11 +3,13 @@
 ERROR and CANCELED jobs become failure items (Status FAILED, Reason = MediaConvert's error) for
 the source video, found like any rejected image; COMPLETE jobs update the video's capture
 document (captures/<video key>/<request id>.json) with the number of frames and the job id.
-The source video comes back from the job's UserMetadata.
+The source video comes back from the job record the frame-capture function wrote before the job
+(captures/_jobs/<upload id>.json, named by the job's UserMetadata).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +21,12 @@ from visionpipe_common.anomaly.result_store import ResultStore
 from visionpipe_common.anomaly.verdict_records import Provenance, failure_item, result_document
 from visionpipe_common.events.handler import Metric
 from visionpipe_common.frame_capture.flow import save_capture_document
-from visionpipe_common.frame_capture.mediaconvert_job import META_STACK, source_object
+from visionpipe_common.frame_capture.mediaconvert_job import (
+    META_STACK,
+    META_UPLOAD,
+    job_record_key,
+    source_object,
+)
 from visionpipe_common.frame_capture.settings import JobStateSettings
 
 logger = Logger(child=True)
@@ -87,10 +94,11 @@ class JobStateRecorder:
         job_id = str(detail.get("jobId", ""))
         status = str(detail.get("status", ""))
         metadata = detail.get("userMetadata", {}) or {}
-        obj = source_object(metadata)
-        if obj is None or metadata.get(META_STACK) != self._stack_name:
+        if metadata.get(META_STACK) != self._stack_name or not metadata.get(META_UPLOAD):
             logger.warning("job state change for a job this stack did not start", extra={"job_id": job_id})
             return JobOutcome(job_id=job_id, status=status, recorded=False, reason="not a job of this stack")
+        record = self._s3.get_object(Bucket=self._results_bucket, Key=job_record_key(metadata[META_UPLOAD]))
+        obj = source_object(json.loads(record["Body"].read()))
         if status in FAILED_STATES:
             reason = failure_reason(detail)
             item = failure_item(Provenance(obj=obj, backend="mediaconvert"), reason)

@@ -18,6 +18,7 @@ upload's identity, so a retried or duplicate event cannot start a second job.
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import PurePosixPath
 from typing import Any
@@ -29,21 +30,16 @@ from visionpipe_common.anomaly.frames import NAME_MODIFIER, VIDEO_PREFIX, frame_
 from visionpipe_common.errors import RejectedInput
 from visionpipe_common.events.s3_events import S3Object
 from visionpipe_common.frame_capture.settings import CaptureSettings, MediaConvertSettings
+from visionpipe_common.limits import mediaconvert_metadata_problems
 
 logger = Logger(child=True)
 
-# UserMetadata keys (MediaConvert echoes them in every job state change event).
-META_STACK = "visionpipe-stack"
-META_ENGINE = "engine"
-META_SOURCE_BUCKET = "source-bucket"
-META_SOURCE_KEY = "source-key"
-META_SOURCE_SIZE = "source-size"
-META_SOURCE_ETAG = "source-etag"
-META_SOURCE_VERSION_ID = "source-version-id"
-META_SOURCE_SEQUENCER = "source-sequencer"
-META_SOURCE_EVENT_TIME = "source-event-time"
-META_IMAGE_BUCKET = "image-bucket"
-META_FRAME_FOLDER = "frame-folder"
+# UserMetadata (MediaConvert echoes it in every job state change event): only what the job-state
+# function needs to find the job's record; MediaConvert allows 10 entries of letters, digits, space
+# and _ . : / = + - @ (visionpipe_common.limits), which an uploaded video's key need not be.
+META_STACK = "visionpipe-stack"  # the template's EventBridge rule matches on it
+META_UPLOAD = "visionpipe-upload"  # the upload id: the job record is captures/_jobs/<upload id>.json
+JOB_RECORDS = "captures/_jobs/"
 
 AUDIO_SELECTOR = "Audio Selector 1"
 
@@ -232,21 +228,43 @@ def job_settings(
     }
 
 
-def job_user_metadata(obj: S3Object, image_bucket: str, stack_name: str) -> dict[str, str]:
-    metadata = {
-        META_STACK: stack_name,
-        META_ENGINE: "mediaconvert",
-        META_SOURCE_BUCKET: obj.bucket,
-        META_SOURCE_KEY: obj.key,
-        META_SOURCE_SIZE: str(obj.size),
-        META_SOURCE_ETAG: obj.etag,
-        META_SOURCE_VERSION_ID: obj.version_id,
-        META_SOURCE_SEQUENCER: obj.sequencer,
-        META_SOURCE_EVENT_TIME: obj.event_time,
-        META_IMAGE_BUCKET: image_bucket,
-        META_FRAME_FOLDER: frame_folder(obj.key),
+def job_user_metadata(obj: S3Object, stack_name: str) -> dict[str, str]:
+    return {META_STACK: stack_name, META_UPLOAD: obj.upload_id}
+
+
+def job_record_key(upload_id: str) -> str:
+    return f"{JOB_RECORDS}{upload_id}.json"
+
+
+def job_record(obj: S3Object, image_bucket: str) -> dict[str, Any]:
+    """What the job-state function needs of the upload, kept beside the results (not in the job)."""
+    return {
+        "Video": {
+            "Bucket": obj.bucket,
+            "Key": obj.key,
+            "Size": obj.size,
+            "ETag": obj.etag,
+            "VersionId": obj.version_id,
+            "Sequencer": obj.sequencer,
+            "EventTime": obj.event_time,
+        },
+        "ImageBucket": image_bucket,
+        "FrameFolder": frame_folder(obj.key),
     }
-    return {k: v for k, v in metadata.items() if v != ""}
+
+
+def source_object(record: dict[str, Any]) -> S3Object:
+    """The uploaded video a job was started for, from its job record."""
+    video = record["Video"]
+    return S3Object(
+        bucket=video["Bucket"],
+        key=video["Key"],
+        size=int(video.get("Size") or 0),
+        etag=video.get("ETag", ""),
+        version_id=video.get("VersionId", ""),
+        sequencer=video.get("Sequencer", ""),
+        event_time=video.get("EventTime", ""),
+    )
 
 
 def create_job_request(
@@ -257,36 +275,34 @@ def create_job_request(
         "Role": mediaconvert.role_arn,
         "Settings": job_settings(obj, image_bucket, capture, mediaconvert),
         "AccelerationSettings": {"Mode": "DISABLED"},
-        "UserMetadata": job_user_metadata(obj, image_bucket, mediaconvert.stack_name),
+        "UserMetadata": job_user_metadata(obj, mediaconvert.stack_name),
         "ClientRequestToken": obj.upload_id,
         "StatusUpdateInterval": "SECONDS_60",
         "Priority": 0,
     }
     if mediaconvert.queue_arn:
         request["Queue"] = mediaconvert.queue_arn
+    problems = mediaconvert_metadata_problems(request["UserMetadata"])
+    if problems:  # our own tags: a configuration mistake (e.g. STACK_NAME), refused before MediaConvert does
+        raise RejectedInput("; ".join(problems))
     return request
-
-
-def source_object(user_metadata: dict[str, str]) -> S3Object | None:
-    """The uploaded video a job was started for, rebuilt from its UserMetadata (None: not ours)."""
-    if META_SOURCE_KEY not in user_metadata or META_SOURCE_BUCKET not in user_metadata:
-        return None
-    return S3Object(
-        bucket=user_metadata[META_SOURCE_BUCKET],
-        key=user_metadata[META_SOURCE_KEY],
-        size=int(user_metadata.get(META_SOURCE_SIZE, "0") or 0),
-        etag=user_metadata.get(META_SOURCE_ETAG, ""),
-        version_id=user_metadata.get(META_SOURCE_VERSION_ID, ""),
-        sequencer=user_metadata.get(META_SOURCE_SEQUENCER, ""),
-        event_time=user_metadata.get(META_SOURCE_EVENT_TIME, ""),
-    )
 
 
 class MediaConvertEngine:
     name = "mediaconvert"
 
-    def __init__(self, client, image_bucket: str, capture: CaptureSettings, settings: MediaConvertSettings):
+    def __init__(
+        self,
+        client,
+        image_bucket: str,
+        capture: CaptureSettings,
+        settings: MediaConvertSettings,
+        s3_client=None,
+        results_bucket: str = "",
+    ):
         self._client = client
+        self._s3 = s3_client
+        self._results_bucket = results_bucket
         self._image_bucket = image_bucket
         self._capture = capture
         self._settings = settings
@@ -299,6 +315,13 @@ class MediaConvertEngine:
     def capture(self, obj: S3Object) -> dict[str, Any]:
         """Submit the job; frames arrive later, the job-state function records the outcome."""
         request = create_job_request(obj, self._image_bucket, self._capture, self._settings)
+        if self._s3 is not None:  # before the job: its state events may come at once
+            self._s3.put_object(
+                Bucket=self._results_bucket,
+                Key=job_record_key(obj.upload_id),
+                Body=json.dumps(job_record(obj, self._image_bucket)).encode(),
+                ContentType="application/json",
+            )
         try:
             job = self._client.create_job(**request)["Job"]
         except ClientError as exc:
