@@ -65,3 +65,19 @@ def test_a_non_video_upload_is_a_failure_item_named_after_it(local_stack):
     )
     (item,) = local_stack.wait_until(lambda: items_for(local_stack, name), timeout=30)
     assert item["Status"] == "FAILED" and "unsupported video type '.txt'" in item["Reason"]
+
+
+def test_a_clip_named_with_parentheses_and_an_apostrophe_makes_four_frames_and_verdicts(
+    local_stack, tmp_path
+):
+    """The opencv engine on the clip tests/integration/test_mediaconvert_engine.py gives MediaConvert."""
+    clip = write_clip(tmp_path / "clip.mp4", ClipSpec(seconds=20, width=320, height=240)).read_bytes()
+    key = "video_inputs/opencv/IMG (1)'s clip.mp4"
+    local_stack.client("s3").put_object(Bucket=local_stack.outputs["VideoBucketName"], Key=key, Body=clip)
+    names = [f"IMG (1)'s clip_frame.{i:07d}.jpg" for i in range(4)]
+    local_stack.wait_until(lambda: all(items_for(local_stack, name) for name in names), timeout=150)
+    frames = local_stack.client("s3").list_objects_v2(
+        Bucket=local_stack.outputs["ImageBucketName"], Prefix=f"{key}/"
+    )["Contents"]
+    assert sorted(f["Key"] for f in frames) == [f"{key}/{name}" for name in names]
+    assert all(items_for(local_stack, name)[0]["Status"] == "OK" for name in names)

@@ -17,6 +17,7 @@ from tests.support.images import jpeg_bytes
 from tests.support.tweets import record
 from visionpipe.local.stack import OfflineStack
 from visionpipe.template import REPO_ROOT, TEMPLATE_PATH, load_template
+from visionpipe_common.frame_capture.mediaconvert_job import job_record_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("iam_stack")]
 
@@ -115,6 +116,12 @@ def test_frame_capture_without_writing_frames_is_refused(stack, tmp_path):
 def test_capture_job_state_without_writing_failures_is_refused(stack):
     event = json.loads((REPO_ROOT / "events" / "capture_job_state_error.json").read_text())
     event["detail"]["userMetadata"]["visionpipe-stack"] = stack.pseudo.stack_name
+    upload = event["detail"]["userMetadata"]["visionpipe-upload"]  # the record frame_capture writes first
+    stack.client("s3").put_object(
+        Bucket=stack.outputs()["ResultsBucketName"],
+        Key=job_record_key(upload),
+        Body=(REPO_ROOT / "events" / "capture_job_record.json").read_bytes(),
+    )
     payload = invoke(stack, "CaptureJobStateFunction", event)
     assert "AccessDenied" in payload["errorMessage"]
     assert denied(stack, "CaptureJobStateFunction", "dynamodb:PutItem")

@@ -334,7 +334,8 @@ def role_policies(iam_client, role_name: str) -> list[dict[str, Any]]:
 
 
 class Authorizer:
-    """Checks the calls to `endpoint_url` signed with a registered access key.
+    """Checks the calls signed with a registered access key (local role credentials, which only the
+    local stack knows: wherever such a call goes, the local endpoint or an engine's hook, it is ours).
 
     Calls signed with other keys (the operator's, e.g. the stack's own session) pass unchecked, as
     an administrator's would. `object_exists(bucket, key)` answers with the operator's rights, to
@@ -343,8 +344,6 @@ class Authorizer:
 
     def __init__(self, endpoint_url: str, account: Account, object_exists: Callable[[str, str], bool]):
         self.endpoint_url = endpoint_url.rstrip("/")
-        # moto's own clients (the Step Functions interpreter) reach the same server as localhost
-        self._endpoints = {self.endpoint_url, self.endpoint_url.replace("//127.0.0.1:", "//localhost:")}
         self.account = account
         self._object_exists = object_exists
         self.principals: dict[str, Principal] = {}  # access key id -> principal
@@ -384,13 +383,10 @@ class Authorizer:
             context[PARAMS_KEY] = dict(params)
 
     def before_call(self, model, params, request_signer, context=None, **_kwargs):
-        url = params.get("url", "") if isinstance(params, dict) else ""
-        if not any(url == e or url.startswith(e + "/") for e in self._endpoints):
-            return None
         credentials = getattr(request_signer, "_credentials", None)
         access_key = credentials.get_frozen_credentials().access_key if credentials else None
         principal = self.principals.get(access_key)
-        if principal is None:
+        if principal is None:  # not a local role's credentials (those never reach AWS): not ours
             return None
         service = model.service_model.service_name
         try:

@@ -33,6 +33,7 @@ from visionpipe.local.deployment import (
     sam_transform,
     samconfig,
 )
+from visionpipe.local.engines import mediaconvert
 from visionpipe.local.engines.greengrass import GreengrassEngine
 from visionpipe.local.engines.training import TrainingEngine
 from visionpipe.local.functions import LocalFunction, local_credentials
@@ -78,6 +79,7 @@ class OfflineStack:
         self.invoker: AsyncInvoker | None = None
         self.training: TrainingEngine | None = None  # SageMaker training, really training
         self.greengrass: GreengrassEngine | None = None  # Greengrass v2, not in moto
+        self.mediaconvert: mediaconvert.MediaConvertEngine | None = None  # MediaConvert, not in moto
         self.functions: dict[str, LocalFunction] = {}
         self.authorizer: iam.Authorizer | None = None  # IAM, enforced on every role's calls
         self._retry_delay = retry_delay
@@ -134,6 +136,15 @@ class OfflineStack:
         running.enter_context(self.training.installed())
         self.greengrass = GreengrassEngine(endpoint, self.pseudo.region, self.pseudo.account_id, s3)
         running.enter_context(self.greengrass.installed([boto3.DEFAULT_SESSION, self.session]))
+        self.mediaconvert = mediaconvert.MediaConvertEngine(
+            endpoint,
+            self.pseudo.region,
+            self.pseudo.account_id,
+            self._mediaconvert_session,
+            self.deliver_event,
+            lambda key: key in self.authorizer.principals,
+        )
+        running.enter_context(self.mediaconvert.installed([boto3.DEFAULT_SESSION, self.session]))
 
     def _deploy(self, endpoint: str) -> None:
         intrinsics = Intrinsics(self.template, self.parameters, self.pseudo)
@@ -154,14 +165,15 @@ class OfflineStack:
         except self.client("s3").exceptions.ClientError:
             return False
 
-    def _assume(self, role_arn: str, service: str, who: str) -> dict[str, str]:
+    def _assume(self, role_arn: str, service: str, who: str, context: dict | None = None) -> dict[str, str]:
         """STS credentials of a template role, after checking that its trust policy lets `service`
         assume it; from then on every call signed with them is checked against its policies."""
         role_name = role_arn.rsplit("/", 1)[-1]
         iam_client = self.client("iam")
         trust = iam_client.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
         trust = json.loads(trust) if isinstance(trust, str) else trust
-        assume = iam.Check("sts:AssumeRole", role_arn, {"aws:SourceAccount": self.pseudo.account_id})
+        context = {"aws:SourceAccount": self.pseudo.account_id} if context is None else context
+        assume = iam.Check("sts:AssumeRole", role_arn, context)
         if not iam.trusts(trust, service, assume):
             raise iam.AccessDenied(f"{role_arn}'s trust policy does not let {service} assume it ({who})")
         credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=who[:64])[
@@ -184,9 +196,11 @@ class OfflineStack:
             principal = next(p for p in self.authorizer.principals.values() if p.role_arn == role_arn)
             self.authorizer.register(moto_internals.STEPFUNCTIONS_ACCESS_KEY, principal)
 
-    def role_session(self, role_arn: str, service: str, who: str) -> boto3.Session:
+    def role_session(
+        self, role_arn: str, service: str, who: str, context: dict | None = None
+    ) -> boto3.Session:
         """A boto3 session with a role's credentials: its calls are checked like the functions'."""
-        credentials = self._assume(role_arn, service, who)
+        credentials = self._assume(role_arn, service, who, context)
         return boto3.Session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
@@ -217,6 +231,36 @@ class OfflineStack:
             policy = self.deployment.created[policy_logical_id].ref
             iam_client.attach_role_policy(RoleName=name, PolicyArn=policy)
         return self.role_session(arn, "credentials.iot.amazonaws.com", "edge-device")
+
+    def _mediaconvert_session(self, role_arn: str) -> boto3.Session:
+        """The job role's credentials, as MediaConvert assumes it (sending no SourceAccount/SourceArn)."""
+        try:
+            return self.role_session(role_arn, mediaconvert.SERVICE_PRINCIPAL, "MediaConvert", context={})
+        except (iam.AccessDenied, self.client("iam").exceptions.NoSuchEntityException) as error:
+            raise mediaconvert.MediaConvertError(
+                400, "BadRequestException", f"Unable to assume role {role_arn}: {error}"
+            ) from error
+
+    def deliver_event(self, event: dict[str, Any]) -> int:
+        """Deliver an event to the Lambda targets of the stack's rules it matches, as EventBridge
+        does (asynchronously, with the function's retries); returns how many it reached."""
+        reached = 0
+        for created in list(self.deployment.created.values()):
+            if created.type != "AWS::Events::Rule":
+                continue
+            props = self.deployment.intrinsics.resolve(
+                self.template["Resources"][created.logical_id]["Properties"]
+            )
+            if props.get("State", "ENABLED") != "ENABLED" or not mediaconvert.pattern_matches(
+                props["EventPattern"], event
+            ):
+                continue
+            for target in props.get("Targets", []):
+                function = next((f for f in self.functions.values() if f.arn == target["Arn"]), None)
+                if function is not None:
+                    self.invoker.submit(function, event)
+                    reached += 1
+        return reached
 
     def _bucket_names(self) -> set[str]:
         created = self.deployment.created.values() if self.deployment else ()
