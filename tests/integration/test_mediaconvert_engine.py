@@ -80,3 +80,11 @@ def test_eleven_metadata_entries_are_refused_with_mediaconvert_error_shape(stack
     assert error["Error"]["Code"] == "BadRequestException"
     assert "11 userMetadata entries, over MediaConvert's 10" in error["Error"]["Message"]
     assert isinstance(refused.value, client.exceptions.BadRequestException)
+
+
+def test_an_sns_message_over_256_kib_is_refused_locally_as_by_sns(stack):
+    sns, topic = stack.client("sns"), stack.outputs()["RetrainNotificationsTopicArn"]
+    sns.publish(TopicArn=topic, Message="a" * (256 * 1024))
+    with pytest.raises(ClientError) as refused:
+        sns.publish(TopicArn=topic, Message="a" * (256 * 1024 + 1))
+    assert refused.value.response["Error"]["Code"] == "InvalidParameter"

@@ -80,3 +80,10 @@ def test_patches_are_undone_on_exit():
     patches = moto_internals.atomic_dynamodb_patches()
     assert [name for _, name, _ in patches] == list(moto_internals.DYNAMODB_REQUESTS)
     assert all(owner is DynamoDBBackend and value.__name__ == "request" for owner, _, value in patches)
+
+
+def test_the_step_functions_interpreter_signs_with_the_access_key_local_iam_maps_to_the_state_machine():
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    client = boto_client_for("us-east-1", "lambda")
+    assert client._request_signer._credentials.access_key == moto_internals.STEPFUNCTIONS_ACCESS_KEY

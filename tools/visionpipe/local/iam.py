@@ -34,6 +34,8 @@ from typing import Any
 import yaml
 from botocore import handlers as botocore_handlers
 
+from visionpipe.local import service_limits
+
 log = logging.getLogger("visionpipe.local")
 
 PARAMS_KEY = "visionpipe_api_params"
@@ -344,6 +346,8 @@ class Authorizer:
 
     def __init__(self, endpoint_url: str, account: Account, object_exists: Callable[[str, str], bool]):
         self.endpoint_url = endpoint_url.rstrip("/")
+        # moto's own clients (the Step Functions interpreter) reach the same server as localhost
+        self._endpoints = {self.endpoint_url, self.endpoint_url.replace("//127.0.0.1:", "//localhost:")}
         self.account = account
         self._object_exists = object_exists
         self.principals: dict[str, Principal] = {}  # access key id -> principal
@@ -383,14 +387,24 @@ class Authorizer:
             context[PARAMS_KEY] = dict(params)
 
     def before_call(self, model, params, request_signer, context=None, **_kwargs):
+        api_params = (context or {}).get(PARAMS_KEY, {})
+        service = model.service_model.service_name
+        url = params.get("url", "") if isinstance(params, dict) else ""
+        local = any(url == e or url.startswith(e + "/") for e in self._endpoints)
+        refused = service_limits.refusal(service, model.name, api_params) if local else None
+        if refused:
+            code, message = refused
+            return _Http(400), {
+                "Error": {"Code": code, "Message": message},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
         credentials = getattr(request_signer, "_credentials", None)
         access_key = credentials.get_frozen_credentials().access_key if credentials else None
         principal = self.principals.get(access_key)
         if principal is None:  # not a local role's credentials (those never reach AWS): not ours
             return None
-        service = model.service_model.service_name
         try:
-            self.authorize(service, model.name, (context or {}).get(PARAMS_KEY, {}), principal)
+            self.authorize(service, model.name, api_params, principal)
         except AccessDenied as denied:
             head = model.name.startswith("Head")  # S3 HEAD answers carry no body: botocore reports "403"
             code = "403" if head else "AccessDenied" if service == "s3" else "AccessDeniedException"
