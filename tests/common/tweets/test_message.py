@@ -108,3 +108,9 @@ def test_weighted_length_counts_cjk_and_emoji_double():
     assert tweet_weight("abc") == 3
     assert tweet_weight("咖啡") == 4
     assert tweet_weight("☕") == 2
+
+
+def test_weighted_length_just_inside_and_just_outside_280():
+    assert tweet_weight("a" * 280) == 280 <= 280
+    assert tweet_weight("a" * 279 + "咖") == 281 > 280  # one CJK character weighs 2
+    assert tweet_weight("‘quoted’ — dash") == 15  # U+2018/2019 and U+2014 are in X's weight-1 ranges

@@ -39,7 +39,12 @@ HASHTAG_SEPARATOR = ","
 PLACEHOLDERS = frozenset(
     {"time", "date", "device", "message", "hashtags", "object", "confidence", "detected", "count", "model"}
 )
-MAX_TWEET_WEIGHT = 280  # X counts most Latin/punctuation as 1 and CJK/emoji as 2
+# https://docs.x.com/fundamentals/counting-characters (twitter-text v3 configuration): 280 weighted
+# characters; code points in the ranges below weigh 1, every other 2. X counts an emoji sequence
+# (ZWJ, skin tone) as 2 in all; we count each of its code points, which can only over-count.
+# (twitter-text-parser 3.0.0 on PyPI would be the reference, but it imports pkg_resources, gone
+# from current setuptools, so it cannot run on Python 3.13 as shipped.)
+MAX_TWEET_WEIGHT = 280
 _LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 _NOT_HASHTAG = re.compile(r"[^\w]+", re.UNICODE)
 

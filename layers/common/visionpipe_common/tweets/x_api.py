@@ -24,7 +24,8 @@ import tweepy
 X_API_HOST = "https://api.x.com"
 MEDIA_UPLOAD_URL = f"{X_API_HOST}/2/media/upload"
 MEDIA_CATEGORY = "tweet_image"
-MAX_IMAGE_BYTES = 5 * 1024 * 1024  # X's limit for a simple image upload
+# https://docs.x.com/x-api/media/quickstart/media-upload-chunked ("Image: 5 MB" per image)
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
 CREDENTIAL_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 TRANSIENT_NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout)
 
