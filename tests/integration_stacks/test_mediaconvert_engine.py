@@ -13,7 +13,7 @@ from visionpipe.local.deployment import parse_parameter_overrides
 from visionpipe.local.stack import OfflineStack
 from visionpipe.synthetic_video import ClipSpec, write_clip
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("mediaconvert_stack")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("own_stacks")]
 
 CLIP = "IMG (1)'s clip.mp4"
 

@@ -19,7 +19,7 @@ from visionpipe.local.stack import OfflineStack
 from visionpipe.template import REPO_ROOT, TEMPLATE_PATH, load_template
 from visionpipe_common.frame_capture.mediaconvert_job import job_record_key
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("iam_stack")]
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("own_stacks")]
 
 # (resource, Sid of the statement removed) -> the action the flow is then refused
 REMOVED = {
