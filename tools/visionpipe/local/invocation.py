@@ -64,6 +64,7 @@ class AsyncInvoker:
         self._threads: list[threading.Thread] = []
         self._counter = itertools.count()
         self._stopping = False
+        self.finished = 0  # invocations done for good: succeeded, or parked after their retries
 
     def start(self, functions) -> None:
         for function in functions:
@@ -79,6 +80,15 @@ class AsyncInvoker:
             self._condition.notify_all()
         for thread in self._threads:
             thread.join(timeout=10)
+
+    def drain(self, timeout: float) -> list[Any]:
+        """Let queued and retrying invocations finish (at most `timeout` s), stop; the events left."""
+        deadline = time.monotonic() + timeout
+        while self.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.stop()
+        with self._condition:
+            return [attempt.event for queue in self._queues.values() for attempt in queue]
 
     def submit(self, function, event: Any, request_id: str | None = None) -> str:
         request_id = request_id or str(uuid.uuid4())
@@ -105,17 +115,20 @@ class AsyncInvoker:
                     return
                 attempt = heapq.heappop(queue)
                 self._busy[name] += 1
+            done = False
             try:
-                self._run(attempt)
+                done = self._run(attempt)
             finally:
                 with self._condition:
                     self._busy[name] -= 1
+                    self.finished += done
 
-    def _run(self, attempt: _Attempt) -> None:
+    def _run(self, attempt: _Attempt) -> bool:
+        """Invoke once; True when the event is done for good (succeeded, or parked), False if retried."""
         function, config = attempt.function, attempt.function.async_config
         try:
             function.invoke(attempt.event, attempt.request_id)
-            return
+            return True
         except Exception as exc:
             error = exc
         young = time.time() - attempt.received < config.maximum_event_age_seconds
@@ -131,15 +144,16 @@ class AsyncInvoker:
             attempt.attempt += 1
             attempt.sequence = next(self._counter)
             self._push(attempt)
-            return
+            return False
         condition = "RetriesExhausted" if young else "EventAgeExceeded"
         log.warning("%s: %s after %d attempt(s): %s", function.logical_id, condition, attempt.attempt, error)
         record = destination_record(attempt, condition, error_payload(error, attempt.request_id))
         if not config.on_failure:
             log.error("%s: event dropped (no OnFailure destination): %s", function.logical_id, record)
-            return
+            return True
         url = self._sqs.get_queue_url(QueueName=config.on_failure.rsplit(":", 1)[1])["QueueUrl"]
         self._sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+        return True
 
 
 def destination_record(attempt: _Attempt, condition: str, payload: Any) -> dict[str, Any]:
