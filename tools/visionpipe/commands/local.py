@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="on Ctrl-C/SIGTERM: refuse new requests, then let queued events finish for up to this long "
         "(default 30); events still queued are saved in the state dir",
     )
+    up.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="invocations of one function at a time, like Lambda's concurrent containers (default 4)",
+    )
     up.add_argument("--verbose", action="store_true", help="debug logs from local mode")
     up.set_defaults(func=run_up)
     outputs = actions.add_parser("outputs", help="print the running local stack's Outputs as one JSON object")
@@ -77,6 +83,7 @@ def run_up(args: argparse.Namespace) -> int:
             port=args.port,
             model_dir=Path(args.model_dir) if args.model_dir else None,
             parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
+            concurrency=args.concurrency,
         )
         directory = state_dir(args.state_dir)
         report_previous_stops(directory)

@@ -1,6 +1,8 @@
 """Asynchronous invocation and retries, as Lambda runs them for S3 notifications and `Event` invokes.
 
-One worker thread per function (one warm container), a queue per function. A failed invocation is
+A queue per function and `concurrency` worker threads on it (Lambda's concurrent containers; they
+share one loaded handler module, so Powertools' log context and metrics of concurrent invocations
+may interleave locally). A failed invocation is
 retried MaximumRetryAttempts times while younger than MaximumEventAgeInSeconds (the function's
 EventInvokeConfig), waiting retry_delay * 2**n seconds (Lambda waits about a minute, then two;
 locally it is scaled down), then sent with Lambda's destination record to the OnFailure SQS queue.
@@ -55,8 +57,9 @@ class _Attempt:
 
 
 class AsyncInvoker:
-    def __init__(self, sqs_client, retry_delay: float = 0.2):
+    def __init__(self, sqs_client, retry_delay: float = 0.2, concurrency: int = 1):
         self._sqs = sqs_client
+        self._concurrency = max(1, concurrency)
         self._retry_delay = retry_delay
         self._queues: dict[str, list[_Attempt]] = {}
         self._busy: dict[str, int] = {}
@@ -69,10 +72,11 @@ class AsyncInvoker:
     def start(self, functions) -> None:
         for function in functions:
             self._queues[function.name], self._busy[function.name] = [], 0
-            thread = threading.Thread(target=self._work, args=(function.name,), daemon=True)
-            thread.name = f"lambda-{function.logical_id}"
-            thread.start()
-            self._threads.append(thread)
+            for worker in range(self._concurrency):
+                thread = threading.Thread(target=self._work, args=(function.name,), daemon=True)
+                thread.name = f"lambda-{function.logical_id}-{worker}"
+                thread.start()
+                self._threads.append(thread)
 
     def stop(self) -> None:
         with self._condition:

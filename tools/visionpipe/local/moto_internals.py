@@ -133,6 +133,15 @@ def atomic_dynamodb_patches() -> list[tuple[Any, str, Any]]:
 
 
 @contextlib.contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """Within the block every moto DynamoDB request is atomic (see atomic_dynamodb_patches)."""
+    with contextlib.ExitStack() as patches:
+        for owner, name, value in atomic_dynamodb_patches():
+            patches.enter_context(_patched(owner, name, value))
+        yield
+
+
+@contextlib.contextmanager
 def wsgi_app_wrapped(server: Any, wrap: Callable[[Any], Any]) -> Iterator[None]:
     """Put a WSGI middleware in front of a running ThreadedMotoServer's app (its private `_server`)."""
     wsgi = server._server

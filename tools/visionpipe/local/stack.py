@@ -46,6 +46,7 @@ from visionpipe.template import REPO_ROOT, TEMPLATE_PATH, load_template
 log = logging.getLogger("visionpipe.local")
 
 SAMCONFIG_PATH = REPO_ROOT / "samconfig.toml"
+DEFAULT_CONCURRENCY = 4  # invocations of one function at a time (Lambda's concurrent containers)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class OfflineStack:
         model_dir: Path | None = None,
         provision_model: bool = True,
         retry_delay: float = 0.2,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ):
         self.template_path = Path(template_path)
         overrides, configured_name = samconfig(samconfig_path)
@@ -94,6 +96,7 @@ class OfflineStack:
         self.greengrass: GreengrassEngine | None = None  # Greengrass v2, not in moto
         self.functions: dict[str, LocalFunction] = {}
         self._retry_delay = retry_delay
+        self._concurrency = concurrency
         self._running: contextlib.ExitStack | None = None
 
     @property
@@ -109,11 +112,14 @@ class OfflineStack:
             running.enter_context(environment.installed())
             running.enter_context(moto_internals.s3_event_records(s3_delivery.enrich))
             endpoint = running.enter_context(self.server)
+            running.enter_context(moto_internals.atomic_dynamodb())  # workers write concurrently
             if boto3.DEFAULT_SESSION is None:
                 boto3.setup_default_session()
             # boto3's default session: the handlers' module-level clients come from it
             running.enter_context(self.server.marking_internal([boto3.DEFAULT_SESSION, self.session]))
-            self.invoker = AsyncInvoker(self.session.client("sqs", endpoint_url=endpoint), self._retry_delay)
+            self.invoker = AsyncInvoker(
+                self.session.client("sqs", endpoint_url=endpoint), self._retry_delay, self._concurrency
+            )
             running.callback(self.invoker.stop)
             bridge = LambdaBridge(self.invoker.submit)
             running.enter_context(moto_internals.lambda_invocations(bridge.route))
