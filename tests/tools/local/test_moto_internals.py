@@ -87,3 +87,17 @@ def test_the_step_functions_interpreter_signs_with_the_access_key_local_iam_maps
 
     client = boto_client_for("us-east-1", "lambda")
     assert client._request_signer._credentials.access_key == moto_internals.STEPFUNCTIONS_ACCESS_KEY
+
+
+def test_a_running_server_exposes_its_wsgi_app_for_the_shutdown_gate():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        assert callable(server._server.app), "moto's ThreadedMotoServer no longer keeps _server.app"
+        with moto_internals.wsgi_app_wrapped(server, lambda app: ("wrapped", app)):
+            assert server._server.app[0] == "wrapped"
+        assert callable(server._server.app)
+    finally:
+        server.stop()
