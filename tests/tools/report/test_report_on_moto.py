@@ -7,6 +7,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +21,7 @@ from moto.s3.models import s3_backends
 from moto.server import ThreadedMotoServer
 from support import report_data
 
+from visionpipe.cli import main
 from visionpipe.report.build import ReportOptions, run_report
 from visionpipe.report.sources import StackSources, Window
 
@@ -126,7 +130,11 @@ def month(stack, tmp_path_factory):
     sources, tally = stack
     out = tmp_path_factory.mktemp("report-month")
     options = ReportOptions(
-        window=Window(START, START + timedelta(days=DAYS)), threshold=THRESHOLD, workers=8, scan_page_size=50
+        window=Window(START, START + timedelta(days=DAYS)),
+        threshold=THRESHOLD,
+        workers=8,
+        scan_page_size=50,
+        refresh=30,
     )
     return run_report(sources, options, out), tally
 
@@ -206,9 +214,7 @@ def test_retraining_rounds_adopted_kept_failed(stack, month, tmp_path):
     assert month[0].figures["retraining"]["rounds"] == []  # the rounds ran today, not in October
     sources, _ = stack
     now = datetime.now(UTC)
-    result = run_report(
-        sources, ReportOptions(Window(now - timedelta(hours=1), now), thumbnails=False), tmp_path
-    )
+    result = run_report(sources, ReportOptions(Window(now - timedelta(hours=1), now), page=False), tmp_path)
     rounds = result.figures["retraining"]["rounds"]
     assert [(r["round"], r["outcome"], r["validation_map"]) for r in rounds] == [
         (1, "adopted", 0.62),
@@ -227,6 +233,7 @@ def test_outputs_page_charts_and_extracts(month):
     assert "<script" not in page and 'src="http' not in page and "url(" not in page
     assert page.count('src="data:image/png;base64,') >= 14
     assert 'alt="heatmap"' in page  # items with HeatmapKey show their heatmap beside the image
+    assert '<meta http-equiv="refresh" content="30">' in page  # --watch: the open page reloads itself
     for name in (
         "detections_per_day",
         "detections_per_hour",
@@ -255,7 +262,7 @@ def test_a_week_reads_only_that_weeks_records(stack, tmp_path):
     sources, tally = stack
     since, until = START + timedelta(days=10, hours=6), START + timedelta(days=17, hours=6)
     result = run_report(
-        sources, ReportOptions(Window(since, until), threshold=THRESHOLD, thumbnails=False), tmp_path
+        sources, ReportOptions(Window(since, until), threshold=THRESHOLD, page=False), tmp_path
     )
     expected = tally.expected_detections(since, until, THRESHOLD)
     figures = result.figures["detections"]
@@ -278,9 +285,7 @@ def test_device_and_label_filters(stack, tmp_path):
     sources, tally = stack
     window = Window(START, START + timedelta(days=DAYS))
     device, label = "paint_booth-3", "forklift"
-    result = run_report(
-        sources, ReportOptions(window, device=device, label=label, thumbnails=False), tmp_path
-    )
+    result = run_report(sources, ReportOptions(window, device=device, label=label, page=False), tmp_path)
     figures = result.figures["detections"]
     expected = tally.expected_detections(window.since, window.until, 0.8, device=device, label=label)
     assert figures["devices"] == [device] and figures["labels"] == [label]
@@ -290,3 +295,75 @@ def test_device_and_label_filters(stack, tmp_path):
     assert listed == sum(
         1 for k in {d["key"] for d in tally.detections} if device in k
     )  # only its keys listed
+
+
+# ----------------------------------------------------------------------------------- the command
+def _state_file(sources, tmp_path):
+    path = tmp_path / "local-1.json"
+    outputs = {
+        "DetectionsBucketName": sources.detections_bucket,
+        "ResultsTableName": sources.results_table,
+        "ResultsBucketName": sources.results_bucket,
+        "RetrainStateMachineArn": sources.state_machine_arn,
+    }
+    path.write_text(json.dumps({"endpoint_url": sources.endpoint_url, "outputs": outputs}))
+    return path
+
+
+def test_command_prints_the_figures_as_json(stack, tmp_path, capsys):
+    sources, tally = stack
+    since, until = START + timedelta(days=3), START + timedelta(days=5)
+    argv = ["report", "--outputs", str(_state_file(sources, tmp_path)), "--out", str(tmp_path / "out")]
+    argv += ["--since", since.isoformat(), "--until", until.isoformat(), "--json", "--no-page"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    figures = json.loads(captured.out)
+    assert figures["detections"]["detections"] == len(tally.in_window(since, until))
+    assert figures["window"]["since"] == "2026-10-23T00:00:00.000Z"
+    assert "detections in" in captured.err and (tmp_path / "out" / "report.json").exists()
+    assert not (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "detections.csv").exists()
+
+
+def test_command_rejects_bad_arguments(tmp_path):
+    assert main(["report", "--bucket", "b", "--watch", "0"]) == 2
+    assert main(["report", "--bucket", "b", "--threshold", "1.5"]) == 2
+    assert main(["report", "--bucket", "b", "--since", "2026-11-02", "--until", "2026-11-01"]) == 2
+
+
+def test_watch_regenerates_until_interrupted(stack, tmp_path):
+    sources, _ = stack
+    out = tmp_path / "out"
+    argv = ["report", "--outputs", str(_state_file(sources, tmp_path)), "--out", str(out), "--no-page"]
+    argv += [
+        "--since",
+        START.isoformat(),
+        "--until",
+        (START + timedelta(days=1)).isoformat(),
+        "--watch",
+        "0.2",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from visionpipe.cli import main; sys.exit(main())", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        first = None
+        while time.monotonic() < deadline:  # two different pages: it regenerated
+            if (out / "report.json").exists():
+                stamp = (out / "report.json").stat().st_mtime_ns
+                first = first or stamp
+                if stamp != first:
+                    break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the page was not regenerated")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert stdout.count("detections in") >= 2 and "stopped after" in stderr and "Traceback" not in stderr
+    assert not list(out.rglob("*.partial"))

@@ -64,7 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     output.add_argument("--watch", type=float, metavar="N", help="regenerate every N seconds until Ctrl-C")
     output.add_argument("--max-runs", type=int, help="with --watch: stop after this many runs")
     output.add_argument("--top", type=int, default=6, help="thumbnails per gallery (default 6)")
-    output.add_argument("--no-thumbnails", action="store_true", help="skip the pictures (figures only)")
+    output.add_argument("--no-thumbnails", action="store_true", help="a page without the pictures")
+    output.add_argument(
+        "--no-page", action="store_true", help="figures only: report.json and the CSVs (no charts, no HTML)"
+    )
     output.add_argument("--workers", type=int, default=16, help="parallel GetObject calls (default 16)")
     output.add_argument("--segments", type=int, default=4, help="parallel Scan segments (default 4)")
     parser.set_defaults(func=run)
@@ -112,10 +115,12 @@ def run(args: argparse.Namespace) -> int:
             workers=max(1, args.workers),
             segments=max(1, args.segments),
             thumbnails=not args.no_thumbnails,
+            page=not args.no_page,
             refresh=max(1, round(args.watch)) if args.watch else None,
         )
         result = run_report(sources, options, args.out)
         f = result.figures
+        written = args.out / "report.json" if args.no_page else result.page
         if args.json:
             print(json.dumps(f, indent=2, default=str), flush=True)
         print(
@@ -123,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             f"{f['verdicts']['processed']:,} verdicts ({f['verdicts']['anomalies']:,} anomalous), "
             f"{f['verdicts']['failures']:,} failures, {len(f['retraining']['rounds'])} retraining round(s) "
             f"{window.since_iso} -> {window.until_iso} "
-            f"in {f['read']['seconds']['total_s']:.1f} s: {result.page}",
+            f"in {f['read']['seconds']['total_s']:.1f} s: {written}",
             file=sys.stderr if args.json else sys.stdout,
             flush=True,
         )

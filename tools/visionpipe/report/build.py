@@ -75,6 +75,7 @@ class ReportOptions:
     scan_page_size: int | None = None
     thumbnails: bool = True
     refresh: int | None = None  # seconds: the page reloads itself (--watch)
+    page: bool = True  # False: figures only (report.json and the CSVs), no charts, thumbnails or HTML
 
 
 @dataclass
@@ -414,22 +415,25 @@ def aggregate_tables(out_dir: Path, figures: dict[str, Any], detections: Detecti
 
 def run_report(sources: StackSources, options: ReportOptions, out_dir: Path) -> ReportResult:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "charts").mkdir(exist_ok=True)
     started = time.perf_counter()
     state = aggregate(sources, options, out_dir)
     figures = state["figures"]
     files = list(state["files"])
     files += aggregate_tables(out_dir, figures, state["detections"])
-    step = time.perf_counter()
-    pictures = make_charts(figures, state["detections"])
-    figures["read"]["seconds"]["charts_s"] = round(time.perf_counter() - step, 3)
-    for name, data in pictures.items():
-        files.append(_write(out_dir / "charts" / f"{name}.png", data))
-    step = time.perf_counter()
-    thumbs = make_thumbnails(sources, options, state)
-    figures["read"]["seconds"]["thumbnails_s"] = round(time.perf_counter() - step, 3)
+    if options.page:
+        (out_dir / "charts").mkdir(exist_ok=True)
+        step = time.perf_counter()
+        pictures = make_charts(figures, state["detections"])
+        figures["read"]["seconds"]["charts_s"] = round(time.perf_counter() - step, 3)
+        for name, data in pictures.items():
+            files.append(_write(out_dir / "charts" / f"{name}.png", data))
+        step = time.perf_counter()
+        thumbs = make_thumbnails(sources, options, state)
+        figures["read"]["seconds"]["thumbnails_s"] = round(time.perf_counter() - step, 3)
     figures["read"]["seconds"]["total_s"] = round(time.perf_counter() - started, 3)
-    figures["files"] = sorted(str(p.relative_to(out_dir)) for p in files) + ["report.html", "report.json"]
+    names = [str(p.relative_to(out_dir)) for p in files] + ["report.json"]
+    figures["files"] = sorted(names + (["report.html"] if options.page else []))
     files.append(_write(out_dir / "report.json", json.dumps(figures, indent=2, default=str)))
-    files.append(_write(out_dir / "report.html", page.render(figures, pictures, thumbs, options.refresh)))
+    if options.page:
+        files.append(_write(out_dir / "report.html", page.render(figures, pictures, thumbs, options.refresh)))
     return ReportResult(figures, out_dir, files)

@@ -93,8 +93,11 @@ class StackSources:
     region: str | None = None
     described_as: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    boto_session: boto3.Session | None = None  # e.g. the local stack's (its placeholder credentials)
 
     def session(self) -> boto3.Session:
+        if self.boto_session is not None:
+            return self.boto_session
         return boto3.Session(region_name=self.region) if self.region else boto3.Session()
 
     def client(self, service: str, workers: int = 10):
@@ -144,11 +147,13 @@ def resolve(
 ) -> StackSources:
     outputs: dict[str, Any] = {}
     described = ""
+    local_session = None
     if outputs_file:
         document = json.loads(Path(outputs_file).read_text())
         if "outputs" in document and "endpoint_url" in document:  # a local-<port>.json state file
             endpoint_url = endpoint_url or document["endpoint_url"]
             document = document["outputs"]
+            local_session = local_stack_session(region)
         outputs, described = document, f"outputs file {outputs_file}"
     elif stack_name:
         outputs = cloudformation_outputs(stack_name, endpoint_url, region)
@@ -164,6 +169,7 @@ def resolve(
         else:
             endpoint_url = endpoint_url or found[0]
             outputs, described = found[1], f"local stack at {found[0]}"
+            local_session = local_stack_session(region)
     env = os.environ
     return StackSources(
         detections_bucket=bucket
@@ -178,6 +184,17 @@ def resolve(
         region=region,
         described_as=described or "flags and environment",
         outputs=outputs,
+        boto_session=local_session,
+    )
+
+
+def local_stack_session(region: str | None) -> boto3.Session:
+    """moto's server takes any credentials; these placeholders keep a machine's real ones out of it
+    (the same ones `visionpipe local up` prints)."""
+    return boto3.Session(
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 (a placeholder for moto's local server)
+        region_name=region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
     )
 
 
