@@ -92,7 +92,7 @@ def stacked_bars(
 
 
 def detections_per_day(days: list[str], per_device: dict[str, list[int]], title: str) -> bytes:
-    figure, ax = plt.subplots(figsize=(9, 3.4))
+    figure, ax = plt.subplots(figsize=(10.8, 3.4))
     if not any(sum(v) for v in per_device.values()):
         _empty(ax)
     else:
@@ -105,7 +105,7 @@ def detections_per_day(days: list[str], per_device: dict[str, list[int]], title:
 
 
 def detections_per_hour(per_device: dict[str, list[int]], title: str) -> bytes:
-    figure, ax = plt.subplots(figsize=(9, 3.2))
+    figure, ax = plt.subplots(figsize=(10.8, 3.2))
     if not any(sum(v) for v in per_device.values()):
         _empty(ax)
     else:
@@ -149,7 +149,7 @@ def device_small_multiples(days: list[str], devices: list[str], per_day: dict, p
 
 
 def labels_per_day(days: list[str], per_label: dict[str, list[int]]) -> bytes:
-    figure, ax = plt.subplots(figsize=(9, 3.2))
+    figure, ax = plt.subplots(figsize=(10.8, 3.2))
     if not any(sum(v) for v in per_label.values()):
         _empty(ax)
     else:
@@ -164,7 +164,7 @@ def labels_per_day(days: list[str], per_label: dict[str, list[int]]) -> bytes:
 def confidence_boxes(groups: dict[str, dict[str, Any]], threshold: float, title: str) -> bytes:
     """Box per group from the exact histograms: box p25..p75, line median, whiskers p05..p95, ◆ mean."""
     names = [name for name, s in groups.items() if s["count"]][: MAX_SMALL_MULTIPLES * 2]
-    figure, ax = plt.subplots(figsize=(9, 0.42 * max(3, len(names)) + 1.0))
+    figure, ax = plt.subplots(figsize=(10.8, 0.42 * max(3, len(names)) + 1.0))
     if not names:
         _empty(ax)
     else:
@@ -213,7 +213,7 @@ def confidence_boxes(groups: dict[str, dict[str, Any]], threshold: float, title:
 
 
 def confidence_per_day(days: list[str], per_day: dict[str, dict[str, Any]], threshold: float) -> bytes:
-    figure, ax = plt.subplots(figsize=(9, 3.2))
+    figure, ax = plt.subplots(figsize=(10.8, 3.2))
     shown = [i for i, d in enumerate(days) if d in per_day and per_day[d]["count"]]
     if not shown:
         _empty(ax)
@@ -239,7 +239,7 @@ def confidence_per_day(days: list[str], per_day: dict[str, dict[str, Any]], thre
 
 
 def confidence_distribution(per_device_counts: dict[str, list[int]], threshold: float) -> bytes:
-    figure, ax = plt.subplots(figsize=(9, 3.0))
+    figure, ax = plt.subplots(figsize=(10.8, 3.0))
     series = _top_series(per_device_counts)
     if not any(sum(v) for v in series.values()):
         _empty(ax)
@@ -258,7 +258,7 @@ def confidence_distribution(per_device_counts: dict[str, list[int]], threshold: 
 
 
 def verdicts_per_day(days: list[str], per_day: dict[str, dict[str, Any]], title: str) -> bytes:
-    figure, ax = plt.subplots(figsize=(9, 3.4))
+    figure, ax = plt.subplots(figsize=(10.8, 3.4))
     normal = [per_day[d]["processed"] - per_day[d]["anomalies"] for d in days]
     anomalous = [per_day[d]["anomalies"] for d in days]
     failed = [per_day[d]["failures"] for d in days]
@@ -290,7 +290,7 @@ def verdicts_per_day(days: list[str], per_day: dict[str, dict[str, Any]], title:
 
 def failures_by_reason(reasons: dict[str, int]) -> bytes:
     items = list(reasons.items())[:15]
-    figure, ax = plt.subplots(figsize=(9, 0.35 * max(3, len(items)) + 0.8))
+    figure, ax = plt.subplots(figsize=(10.8, 0.35 * max(3, len(items)) + 0.8))
     if not items:
         _empty(ax, "no failures in this window")
     else:
@@ -304,7 +304,7 @@ def failures_by_reason(reasons: dict[str, int]) -> bytes:
 
 
 def latency_per_day(days: list[str], per_day: dict[str, dict[str, Any]]) -> bytes:
-    figure, ax = plt.subplots(figsize=(9, 3.0))
+    figure, ax = plt.subplots(figsize=(10.8, 3.0))
     shown = [i for i, d in enumerate(days) if d in per_day and per_day[d]["count"]]
     if not shown:
         _empty(ax)
@@ -327,7 +327,7 @@ def latency_per_day(days: list[str], per_day: dict[str, dict[str, Any]]) -> byte
 
 
 def retraining_rounds(rounds: list[dict[str, Any]]) -> bytes:
-    figure, ax = plt.subplots(figsize=(9, 3.0))
+    figure, ax = plt.subplots(figsize=(10.8, 3.0))
     if not rounds:
         _empty(ax, "no retraining round in this window")
     else:

@@ -222,8 +222,8 @@ report</a></nav>"""
 {_kpi(_num(v["anomalies"]), "anomalies", "bad" if v["anomalies"] else "")}
 {_kpi(_pct(v["anomaly_ratio"]), "anomaly ratio")}
 {_kpi(_num(v["failures"]), "failed uploads", "bad" if v["failures"] else "")}
-{_kpi(f"{_num(latency['p50'], 1)} / {_num(latency['p95'], 1)} ms", "detect latency p50 / p95")}
-{_kpi(f"{len(r)} ({adopted} adopted)", "retraining rounds")}
+{_kpi(f"{_num(latency['p50'], 1)} / {_num(latency['p95'], 1)}", "detect latency p50 / p95 (ms)")}
+{_kpi(_num(len(r)), f"retraining rounds ({adopted} adopted)")}
 </div>"""
 
     device_rows = []
