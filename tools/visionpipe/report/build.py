@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,24 +316,28 @@ def make_charts(figures: dict[str, Any], detections: DetectionStats) -> dict[str
 
 
 def make_thumbnails(sources: StackSources, options: ReportOptions, state: dict[str, Any]) -> dict[str, list]:
+    """The galleries' pictures, fetched a few at a time (GetObject, then drawn and resized)."""
     if not options.thumbnails:
         return {}
-    s3 = sources.client("s3")
+    s3 = sources.client("s3", 8)
     detections: DetectionStats = state["detections"]
     verdicts: VerdictStats = state["verdicts"]
     bucket = sources.detections_bucket or ""
-    return {
-        "recent_detections": [detection_thumbnail(s3, bucket, r) for r in detections.recent.items()],
+    jobs = {
+        "recent_detections": [(detection_thumbnail, (s3, bucket, r)) for r in detections.recent.items()],
         "confident_detections": [
-            detection_thumbnail(s3, bucket, r, obj) for r, obj in detections.confident.items()
+            (detection_thumbnail, (s3, bucket, r, obj)) for r, obj in detections.confident.items()
         ],
         "recent_anomalies": [
-            anomaly_thumbnail(s3, v, sources.results_bucket) for v in verdicts.recent_anomalies.items()
+            (anomaly_thumbnail, (s3, v, sources.results_bucket)) for v in verdicts.recent_anomalies.items()
         ],
         "confident_anomalies": [
-            anomaly_thumbnail(s3, v, sources.results_bucket) for v in verdicts.confident_anomalies.items()
+            (anomaly_thumbnail, (s3, v, sources.results_bucket)) for v in verdicts.confident_anomalies.items()
         ],
     }
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="report-thumb") as pool:
+        futures = {name: [pool.submit(f, *a) for f, a in items] for name, items in jobs.items()}
+        return {name: [f.result() for f in items] for name, items in futures.items()}
 
 
 def aggregate_tables(out_dir: Path, figures: dict[str, Any], detections: DetectionStats) -> list[Path]:

@@ -333,7 +333,8 @@ def retraining_rounds(rounds: list[dict[str, Any]]) -> bytes:
     else:
         x = list(range(len(rounds)))
         values = [r["validation_map"] or 0 for r in rounds]
-        ax.bar(x, values, color=[ROUND_COLOURS.get(r["outcome"], "#888") for r in rounds])
+        ax.bar(x, values, width=0.6, color=[ROUND_COLOURS.get(r["outcome"], "#888") for r in rounds])
+        ax.set_xlim(-0.8, max(len(rounds), 6) - 0.2)  # a lone round is not a wall of colour
         for i, r in enumerate(rounds):
             text = f"{r['validation_map']:.3f}" if r["validation_map"] is not None else "no mAP"
             ax.text(i, values[i], f"{text}\n{r['outcome']}", ha="center", va="bottom", fontsize=8)

@@ -52,7 +52,7 @@ figure .pair img { max-width: 128px; } figure code
 .missing .ph { height: 120px; display: flex; align-items: center; justify-content: center;
                color: var(--muted);
                background: #f2f4f7; }
-.empty { color: var(--muted); font-style: italic; }
+.empty { color: var(--muted); font-style: italic; } .scroll { overflow-x: auto; }
 .muted { color: var(--muted); } .small { font-size: 12px; }
 """
 
@@ -373,7 +373,7 @@ small">{_e(heatmap_note)}</p>{_gallery(thumbs.get("recent_anomalies", []))}
 <p class="lead">Rounds of the retraining state machine started in this window; a round adopts the new model
 only when its validation mAP beats the current one.</p>
 {_img(pictures["retraining_rounds"], "retraining rounds")}
-{_table(ROUND_HEADERS, round_rows, wrap=(8,))}
+<div class="scroll">{_table(ROUND_HEADERS, round_rows, wrap=(5, 8))}</div>
 </section>"""
 
     rd, rv = read["detections"], read["verdicts"]
@@ -384,18 +384,18 @@ only when its validation mAP beats the current one.</p>
     about = f"""
 <section id="about"><h2>About this report</h2>
 <table><tbody>
-<tr><td>detection records</td><td class="l">{rd["list_calls"]:,} ListObjectsV2 page(s), {rd["listed"]:,}
+<tr><td>detection records</td><td class="wrap">{rd["list_calls"]:,} ListObjectsV2 page(s), {rd["listed"]:,}
 keys listed under
 <code>{_e(filters["prefix"])}</code>; {rd["outside_window_by_key"]:,} skipped by the time in their key,
 {rd["other_device_by_key"]:,} by device;
 {rd["get_calls"]:,} GetObject ({rd["bytes_read"]:,} bytes); {rd["unreadable"]:,} unreadable</td></tr>
-<tr><td>verdict items</td><td class="l">Scan in {rv["segments"]} parallel segment(s), {rv["scan_calls"]:,}
+<tr><td>verdict items</td><td class="wrap">Scan in {rv["segments"]} parallel segment(s), {rv["scan_calls"]:,}
 page(s): {rv["scanned"]:,} items read,
 {rv["matched"]:,} in the window (filter on Date; the table has no time-keyed index)</td></tr>
-<tr><td>retraining</td><td class="l">{read["retraining"]["list_executions_calls"]} ListExecutions page(s),
+<tr><td>retraining</td><td class="wrap">{read["retraining"]["list_executions_calls"]} ListExecutions page(s),
 {read["retraining"]["rounds"]} round(s) described</td></tr>
-<tr><td>time</td><td class="l">{_e(seconds)}</td></tr>
-<tr><td>extracts</td><td class="l">{csv_links} · <a href="report.json">report.json</a> · charts in
+<tr><td>time</td><td class="wrap">{_e(seconds)}</td></tr>
+<tr><td>extracts</td><td class="wrap">{csv_links} · <a href="report.json">report.json</a> · charts in
 <code>charts/</code></td></tr>
 </tbody></table>
 {"".join(f'<p class="muted small">unreadable: {_e(x)}</p>' for x in rd["unreadable_examples"])}
