@@ -25,10 +25,13 @@ from visionpipe.cli import main
 from visionpipe.report.build import ReportOptions, run_report
 from visionpipe.report.sources import StackSources, Window
 
+# One moto server and one seeded month for the whole module: keep its tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("report_moto")
+
 START = datetime(2026, 10, 20, tzinfo=UTC)
 DAYS = 30
-RECORDS = 1500
-VERDICTS = 600
+RECORDS = 1000
+VERDICTS = 400
 THRESHOLD = 0.8
 
 ROUND_OUTPUTS = {
@@ -80,7 +83,7 @@ def stack(tmp_path_factory):
             KeySchema=[{"AttributeName": "RequestID", "KeyType": "HASH"}],
         )
         backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-        photo = report_data.photo_png()
+        photo = report_data.photo_png((200, 150))
         tally = report_data.seed_stack(
             s3,
             dynamodb,
@@ -205,9 +208,10 @@ def test_verdicts_match_the_generators_count(month):
         want = expected[f"latency_{name}"]
         assert abs(figures["detect_latency_ms"][name] - want) <= 0.0051 * want, name
     assert figures["with_heatmap"] == expected["with_heatmap"] > 0
-    # Scan: every item read once, in pages of 50 from 4 segments
+    # Scan: every item read once, in pages of at most 50 items from 4 segments
     scan = result.figures["read"]["verdicts"]
-    assert scan["scanned"] == VERDICTS and scan["matched"] == len(tally.verdicts) and scan["scan_calls"] >= 12
+    assert scan["scanned"] == VERDICTS and scan["matched"] == len(tally.verdicts)
+    assert scan["scan_calls"] >= VERDICTS // 50
 
 
 def test_retraining_rounds_adopted_kept_failed(stack, month, tmp_path):
