@@ -91,3 +91,24 @@ def test_resolve_without_any_stack_says_how_to_get_one(tmp_path, monkeypatch):
     (tmp_path / "local-9.json").write_text(json.dumps({"endpoint_url": "http://127.0.0.1:9", "outputs": {}}))
     with pytest.raises(SystemExit, match="no stack to read"):
         resolve(local=True)
+
+
+def test_resolve_a_deployed_stack_by_name():
+    import boto3
+    from moto import mock_aws
+
+    template = {
+        "Resources": {"Detections": {"Type": "AWS::S3::Bucket"}},
+        "Outputs": {
+            "DetectionsBucketName": {"Value": {"Ref": "Detections"}},
+            "ResultsTableName": {"Value": "visionpipe-results"},
+        },
+    }
+    with mock_aws():
+        boto3.client("cloudformation").create_stack(
+            StackName="visionpipe-prod", TemplateBody=json.dumps(template)
+        )
+        sources = resolve(stack_name="visionpipe-prod")
+        bucket = boto3.client("s3").list_buckets()["Buckets"][0]["Name"]
+    assert sources.detections_bucket == bucket and sources.results_table == "visionpipe-results"
+    assert sources.state_machine_arn is None and sources.described_as == "stack visionpipe-prod"
