@@ -9,8 +9,8 @@ run on the same objects.
    PUTs over HTTP would take minutes and are not what is measured), verdict items by BatchWriteItem.
 2. report: `visionpipe report` as a child process over the 30 days; wall time, the child's CPU
    (user+sys) and peak RSS (ru_maxrss); its figures are checked against the generator's tally.
-3. baseline: the same command over a window holding nothing (the same 100 list pages, no GetObject,
-   every chart drawn empty): the memory any report needs, whatever the number of records.
+3. baseline: the same command with no record to read (a --prefix nothing is under; the same verdict
+   Scan, charts and page): the memory any report needs, whatever the number of records.
 4. anchor: ListObjectsV2 + GetObject of the same keys with the same number of threads and nothing
    else (no parsing, no aggregation, no output) = what moto's server can serve; ratio = report/anchor.
 """
@@ -106,14 +106,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_report(endpoint: str, since: datetime, until: datetime, out: Path, workers: int) -> dict:
+CHILD = (
+    "import resource, sys; from visionpipe.cli import main; code = main(sys.argv[1:]); "
+    "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
+)
+
+
+def run_report(
+    endpoint: str, since: datetime, until: datetime, out: Path, workers: int, prefix: str | None = None
+) -> dict:
     """`visionpipe report` as a child process: wall time, CPU, peak RSS, its report.json."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     command = [
         sys.executable,
-        "-m",
-        "visionpipe.cli",
+        "-c",
+        CHILD,
         "report",
         "--bucket",
         BUCKET,
@@ -129,6 +137,7 @@ def run_report(endpoint: str, since: datetime, until: datetime, out: Path, worke
         str(workers),
         "--out",
         str(out),
+        *(["--prefix", prefix] if prefix else []),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **CREDENTIALS})
     wall = time.perf_counter() - started
@@ -138,7 +147,7 @@ def run_report(endpoint: str, since: datetime, until: datetime, out: Path, worke
     return {
         "wall_s": wall,
         "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-        "peak_rss_mb": after.ru_maxrss / 1024,  # the largest child so far: the report (the server still runs)
+        "peak_rss_mb": int(completed.stderr.rsplit("MAXRSS_KB", 1)[1].split()[0]) / 1024,  # its own peak
         "figures": json.loads((out / "report.json").read_text()),
     }
 
@@ -202,9 +211,9 @@ def main() -> int:
             server_cpu = cpu_seconds(server.pid)
             report = run_report(endpoint, START, until, work / "month", args.workers)
             report["server_cpu_s"] = cpu_seconds(server.pid) - server_cpu
-            base = run_report(
-                endpoint, START - timedelta(days=60), START - timedelta(days=59), work / "empty", 1
-            )
+            # the same command with no record to read (a prefix nothing is under): imports, the verdict
+            # Scan, every chart drawn, the page; what any report needs whatever the number of records
+            base = run_report(endpoint, START, until, work / "empty", args.workers, prefix="json/none_")
         figures = report["figures"]
         d, v = figures["detections"], figures["verdicts"]
         checks = {
@@ -245,9 +254,9 @@ def main() -> int:
         f"({d['detections']:,} detections, {v['processed']:,} verdicts)"
     )
     print(
-        "baseline (same command, empty window: "
-        f"{base['figures']['read']['detections']['list_calls']} list pages, "
-        f"no GetObject): wall {base['wall_s']:.1f} s, peak RSS {base['peak_rss_mb']:.0f} MB"
+        "baseline (same command, no record under --prefix, the same verdicts): "
+        f"wall {base['wall_s']:.1f} s, peak RSS {base['peak_rss_mb']:.0f} MB "
+        f"-> the records add {report['peak_rss_mb'] - base['peak_rss_mb']:.0f} MB"
     )
     print(
         f"anchor (ListObjectsV2 + GetObject only, {args.workers} threads): {anchor_run['keys']:,} objects in "
