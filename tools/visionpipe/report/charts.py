@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 PALETTE = (
     "#4C72B0",
@@ -84,6 +85,7 @@ def _top_series(series: dict[str, list[int]]) -> dict[str, list[int]]:
 def stacked_bars(
     ax, x: list[int], series: dict[str, list[int]], colours: dict[str, str] | None = None, width: float = 0.8
 ) -> None:
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no half detections
     bottom = [0] * len(x)
     for i, (name, values) in enumerate(series.items()):
         colour = (colours or {}).get(name, PALETTE[i % len(PALETTE)])
@@ -127,6 +129,8 @@ def device_small_multiples(days: list[str], devices: list[str], per_day: dict, p
         colour = PALETTE[row % len(PALETTE)]
         left, right = axes[row]
         left.bar(range(len(days)), per_day[device], color=colour)
+        for ax in (left, right):
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         right.bar(range(24), per_hour[device], color=colour)
         left.set_ylabel(device, rotation=0, ha="right", va="center", fontweight="bold")
         for ax in (left, right):
@@ -297,6 +301,7 @@ def failures_by_reason(reasons: dict[str, int]) -> bytes:
         names = [name if len(name) <= 70 else name[:67] + "…" for name, _ in reversed(items)]
         ax.barh(names, [n for _, n in reversed(items)], color="#8C8C8C")
         ax.set_xlabel("failed uploads")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(axis="x", alpha=0.3)
         ax.grid(axis="y", visible=False)
     ax.set_title("Failures by reason")
