@@ -30,9 +30,9 @@ from pathlib import Path
 import cv2
 
 from visionpipe.synthetic_video import ClipSpec, ffmpeg_exe, write_clip
+from visionpipe_common.events.s3_events import S3Object
 from visionpipe_common.frame_capture.opencv_engine import OpenCvEngine
 from visionpipe_common.frame_capture.settings import CaptureSettings, OpenCvSettings
-from visionpipe_common.s3_events import S3Object
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".bench" / "frame_capture"

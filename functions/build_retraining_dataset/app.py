@@ -6,22 +6,18 @@ rounds') into datasets/rounds/round-N/ in the four channels, and returns the cha
 and hyperparameters (the original's best run; num_classes and num_training_samples computed).
 """
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from visionpipe_common.retraining_candidates import CandidateStore
-from visionpipe_common.retraining_dataset import DatasetBuilder, DatasetSettings
+from visionpipe_common.retraining.dataset import DatasetBuilder
+from visionpipe_common.retraining.settings import DatasetSettings
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
-settings = DatasetSettings.from_environment()
-builder = DatasetBuilder(
-    boto3.client("s3"), CandidateStore(boto3.resource("dynamodb").Table(settings.candidates_table)), settings
-)
+builder = DatasetBuilder.from_settings(DatasetSettings.from_environment())
 
 
 @logger.inject_lambda_context

@@ -6,21 +6,18 @@ Failure: they go back to `pending`, to be reviewed and approved again. Either wa
 stops saying "running" and keeps the result, so the next threshold crossing can start a new round.
 """
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from visionpipe_common.retraining_candidates import CandidateStore
-from visionpipe_common.retraining_curator import CuratorSettings
-from visionpipe_common.retraining_rounds import RetrainingRounds
+from visionpipe_common.retraining.candidates import CandidateStore
+from visionpipe_common.retraining.rounds import RetrainingRounds
+from visionpipe_common.retraining.settings import CuratorSettings
 
 logger = Logger()
 tracer = Tracer()
 
-settings = CuratorSettings.from_environment()
-table = boto3.resource("dynamodb").Table(settings.candidates_table)
-store = CandidateStore(table)
-rounds = RetrainingRounds(table, None, settings.state_machine_arn, settings.threshold)
+rounds = RetrainingRounds.from_settings(CuratorSettings.from_environment())
+store = CandidateStore(rounds.table)
 
 
 @logger.inject_lambda_context

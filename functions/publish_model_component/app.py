@@ -5,26 +5,25 @@ Input: {"round", "model_artifact" (s3://.../model.tar.gz), "validation_map", "tr
 the artifact; deployments that follow the component pick it up.
 """
 
-import os
-
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from visionpipe_common.model_component import component_version, model_recipe, publish
+from visionpipe_common import aws
+from visionpipe_common.retraining.model_component import component_version, model_recipe, publish
+from visionpipe_common.retraining.settings import ModelComponentSettings
 
 logger = Logger()
 tracer = Tracer()
 
-COMPONENT_NAME = os.environ["MODEL_COMPONENT_NAME"]
-greengrass = boto3.client("greengrassv2")
+settings = ModelComponentSettings.from_environment()
+greengrass = aws.client("greengrassv2")
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     recipe = model_recipe(
-        component_name=COMPONENT_NAME,
+        component_name=settings.component_name,
         version=component_version(int(event["round"])),
         model_artifact=event["model_artifact"],
         classes=list(event.get("classes") or []),

@@ -11,8 +11,8 @@ from support.retraining_stack import DETECTIONS_BUCKET, RetrainingStack, atomic_
 from support.training_data import annotation_bytes
 
 from visionpipe.template import load_template
-from visionpipe_common.retraining_candidates import CandidateStore
-from visionpipe_common.retraining_rounds import RetrainingRounds
+from visionpipe_common.retraining.candidates import CandidateStore
+from visionpipe_common.retraining.rounds import RetrainingRounds
 
 NAME = "raw_office-cam-1_20261121-083114"
 
@@ -121,6 +121,27 @@ def test_class_ids_follow_the_class_map_by_name(stack):
             jpeg_bytes(64, 48),
             annotation_bytes("other.jpg", 64, 48, [(0, 2, 3, 20, 20)], {0: "thumbs-up"}),
             "raw image raw_images/other.jpg not found",
+        ),
+        # Inputs that once escaped as ValueError/OverflowError/RecursionError (retried, then parked):
+        (
+            jpeg_bytes(64, 48),
+            annotation_bytes(f"{NAME}.jpg", 64, 48, [(0, 2, 3, 20, 20)], {0: "thumbs-up"}).replace(
+                b'"left": 2', b'"left": NaN'
+            ),
+            "NaN is not allowed",
+        ),
+        (
+            jpeg_bytes(64, 48),
+            annotation_bytes(f"{NAME}.jpg", 64, 48, [(0, 2, 3, 20, 20)], {0: "thumbs-up"}).replace(
+                b'"width": 20', b'"width": 1e999'
+            ),
+            "out of range",
+        ),
+        (jpeg_bytes(64, 48), b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (
+            jpeg_bytes(64, 48),
+            annotation_bytes(f"{NAME}.jpg", 64, 48, [(0, 2, 3, 20, 20)] * 14_000, {0: "thumbs-up"}),
+            "over the limit",
         ),
     ],
 )

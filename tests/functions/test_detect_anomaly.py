@@ -2,7 +2,6 @@
 
 import copy
 import json
-from pathlib import Path
 from urllib.parse import quote_plus
 
 import boto3
@@ -14,16 +13,15 @@ from support.lambda_context import FakeLambdaContext
 from support.onnx_models import brightness_metadata, mean_brightness_model
 
 from visionpipe.lambda_loader import load_handler_module
-from visionpipe.template import load_template, table_definition
+from visionpipe.template import REPO_ROOT, load_template, table_definition
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = REPO_ROOT / "events"
 IMAGE_BUCKET = "visionpipe-images-example"  # the bucket named in events/*.json
 VIDEO_BUCKET = "visionpipe-videos-example"
 ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "detect_anomaly",
     "RESULTS_TABLE": "results",
     "RESULTS_BUCKET": "results-bucket",
-    "IDEMPOTENCY_TABLE": "idempotency",
     "DETECTOR_BACKEND": "onnx",
     "MODEL_BUCKET": "model-bucket",
     "MODEL_PREFIX_PARAMETER": "/visionpipe/anomaly/model-prefix",
@@ -94,7 +92,6 @@ def stack(monkeypatch):
         )
         dynamodb = boto3.resource("dynamodb")
         table = dynamodb.create_table(TableName="results", **table_definition("ResultsTable"))
-        dynamodb.create_table(TableName="idempotency", **table_definition("IdempotencyTable"))
         yield Stack(load_handler_module("detect_anomaly"), s3, table)
 
 
@@ -147,15 +144,45 @@ def test_duplicate_delivery_writes_one_item(stack):
     assert len(stack.items_for("dup.jpg")) == 1
 
 
-def test_duplicate_after_idempotency_expiry_still_writes_one_item(stack):
+def test_a_duplicate_finds_the_item_and_restores_a_lost_result_document(stack):
     event = stack.upload("image_inputs/late-dup.jpg", jpeg_bytes())
-    stack.invoke(event)
-    idempotency = boto3.resource("dynamodb").Table("idempotency")
-    records = idempotency.scan()["Items"]
-    assert len(records) == 1
-    idempotency.delete_item(Key={"id": records[0]["id"]})  # as if its TTL had passed
-    stack.invoke(copy.deepcopy(event))
-    assert len(stack.items_for("late-dup.jpg")) == 1
+    (first,) = stack.invoke(event)["outcomes"]
+    (item,) = stack.items_for("late-dup.jpg")
+    # As if the function had stopped between its two writes: the item is there, its document is not.
+    stack.s3.delete_object(Bucket="results-bucket", Key=item["ResultKey"])
+    (again,) = stack.invoke(copy.deepcopy(event))["outcomes"]
+    assert first["recorded"] and not again["recorded"] and again["request_id"] == first["request_id"]
+    assert stack.items_for("late-dup.jpg") == [item]
+    document = json.loads(stack.s3.get_object(Bucket="results-bucket", Key=item["ResultKey"])["Body"].read())
+    assert document["Date"] == item["Date"] and document["Confidence"] == item["Confidence"]  # the stored one
+
+
+def test_a_lost_reply_after_the_item_committed_is_not_a_duplicate_nor_an_error(stack):
+    """The put commits, its reply is lost, the SDK sends it again: the retry finds its own item."""
+    client = stack.module.flow._store._table.meta.client
+
+    def lose_the_first_reply(attempts, **kwargs):
+        return 0 if attempts == 1 else None  # retry at once, as botocore does after a 5xx or reset
+
+    client.meta.events.register_first("needs-retry.dynamodb.PutItem", lose_the_first_reply)
+    try:
+        event = stack.upload("image_inputs/lost-reply.jpg", jpeg_bytes())
+        (outcome,) = stack.invoke(event)["outcomes"]
+    finally:
+        client.meta.events.unregister("needs-retry.dynamodb.PutItem", lose_the_first_reply)
+    (item,) = stack.items_for("lost-reply.jpg")
+    assert outcome["status"] == "OK" and outcome["recorded"] and item["Status"] == "OK"
+    document = json.loads(stack.s3.get_object(Bucket="results-bucket", Key=item["ResultKey"])["Body"].read())
+    assert document["RequestID"] == item["RequestID"] and document["Date"] == item["Date"]
+
+
+def test_a_result_key_that_would_pass_s3s_key_limit_is_filed_under_a_digest(stack):
+    name = "é" * 480 + ".jpg"  # 964 bytes: the upload fits, results/<key>/<id>.json would not
+    (outcome,) = stack.invoke(stack.upload(f"image_inputs/{name}", jpeg_bytes()))["outcomes"]
+    (item,) = stack.items_for(name)
+    assert item["Status"] == "OK" and item["ResultKey"].startswith("results/_long-keys/")
+    assert len(item["ResultKey"].encode()) <= 1024 and item["Key"] == f"image_inputs/{name}"
+    stack.s3.head_object(Bucket="results-bucket", Key=item["ResultKey"])
 
 
 def test_reupload_of_the_same_name_gets_its_own_verdict(stack):
@@ -242,7 +269,7 @@ def test_transient_error_fails_the_invocation_after_the_other_records(stack, mon
     event = {"Records": flaky["Records"] + good["Records"]}
     from botocore.exceptions import ClientError
 
-    real_detect = stack.module.detector.detect
+    real_detect = stack.module.flow.detector.detect
 
     def throttled_for_flaky(image):
         if (
@@ -254,13 +281,13 @@ def test_transient_error_fails_the_invocation_after_the_other_records(stack, mon
             )
         return real_detect(image)
 
-    monkeypatch.setattr(stack.module.detector, "detect", throttled_for_flaky)
+    monkeypatch.setattr(stack.module.flow.detector, "detect", throttled_for_flaky)
     with pytest.raises(ClientError, match="ThrottlingException"):
         stack.invoke(event)
     assert [i["Image"] for i in stack.all_items()] == ["ok.jpg"]
 
     # Lambda's retry, once the throttling is over: the flaky image is judged, ok.jpg is not judged twice.
-    monkeypatch.setattr(stack.module.detector, "detect", real_detect)
+    monkeypatch.setattr(stack.module.flow.detector, "detect", real_detect)
     stack.invoke(event)
     assert sorted(i["Image"] for i in stack.all_items()) == ["flaky.jpg", "ok.jpg"]
 

@@ -6,7 +6,6 @@ detect_anomaly (run in-process on each frame, as the image bucket's notification
 """
 
 import json
-from pathlib import Path
 from urllib.parse import quote_plus
 
 import boto3
@@ -21,9 +20,9 @@ from support.onnx_models import brightness_metadata, mean_brightness_model
 
 from visionpipe.lambda_loader import load_handler_module
 from visionpipe.synthetic_video import ClipSpec, write_clip
-from visionpipe.template import load_template, table_definition
+from visionpipe.template import REPO_ROOT, load_template, table_definition
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = REPO_ROOT / "events"
 VIDEO_BUCKET = "visionpipe-videos-example"  # the buckets named in events/*.json
 IMAGE_BUCKET = "visionpipe-images-example"
 RESULTS_BUCKET = "results-bucket"
@@ -34,7 +33,6 @@ FRAME_CAPTURE_ENV = {
     "IMAGE_BUCKET": IMAGE_BUCKET,
     "RESULTS_TABLE": "results",
     "RESULTS_BUCKET": RESULTS_BUCKET,
-    "IDEMPOTENCY_TABLE": "idempotency",
     "FRAME_INTERVAL_SECONDS": "5",
     "MAX_CAPTURES": "4",
     "FRAME_WIDTH": "500",
@@ -53,7 +51,6 @@ DETECT_ANOMALY_ENV = {
     "POWERTOOLS_SERVICE_NAME": "detect_anomaly",
     "RESULTS_TABLE": "results",
     "RESULTS_BUCKET": RESULTS_BUCKET,
-    "IDEMPOTENCY_TABLE": "idempotency",
     "DETECTOR_BACKEND": "onnx",
     "MODEL_BUCKET": "model-bucket",
     "MODEL_PREFIX_PARAMETER": "/visionpipe/anomaly/model-prefix",
@@ -153,7 +150,6 @@ def stack(monkeypatch):
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         dynamodb = boto3.resource("dynamodb")
         table = dynamodb.create_table(TableName="results", **table_definition("ResultsTable"))
-        dynamodb.create_table(TableName="idempotency", **table_definition("IdempotencyTable"))
         stack = Stack(s3, table, monkeypatch)
         stack.load("frame_capture", {**FRAME_CAPTURE_ENV, **LOCAL_ONLY})
         yield stack
@@ -205,9 +201,10 @@ def test_twenty_second_phone_clip_becomes_four_frames_and_four_verdicts_linked_t
 
 def test_duplicate_delivery_captures_once(stack, short_clip):
     event = stack.upload(VIDEO_BUCKET, "video_inputs/short.mp4", short_clip)
-    first = stack.capture(event)
-    again = stack.capture(event)
-    assert first == again
+    (first,) = stack.capture(event)["outcomes"]
+    (again,) = stack.capture(event)["outcomes"]
+    assert first["recorded"] and not again["recorded"]  # the duplicate found its frames: counts nothing
+    assert {**again, "recorded": True} == first
     versions = stack.s3.list_object_versions(Bucket=IMAGE_BUCKET)["Versions"]
     assert len(versions) == 1  # one frame, written once
 
@@ -273,7 +270,7 @@ def test_transient_error_fails_the_invocation_after_the_other_records(stack, sho
     bad = stack.upload(VIDEO_BUCKET, "video_inputs/throttled.mp4", short_clip)
     event = {"Records": bad["Records"] + good["Records"]}
     module = stack._modules["frame_capture"]
-    real_put = module.s3.put_object
+    real_put = module.flow.s3.put_object
 
     def put_object(**kwargs):
         if "throttled" in kwargs["Key"]:
@@ -286,11 +283,11 @@ def test_transient_error_fails_the_invocation_after_the_other_records(stack, sho
             )
         return real_put(**kwargs)
 
-    monkeypatch.setattr(module.s3, "put_object", put_object)
+    monkeypatch.setattr(module.flow.s3, "put_object", put_object)
     with pytest.raises(ClientError, match="SlowDown"):
         stack.capture(event)
     assert stack.frame_keys() == ["video_inputs/good.mp4/good_frame.0000000.jpg"]
-    monkeypatch.setattr(module.s3, "put_object", real_put)
+    monkeypatch.setattr(module.flow.s3, "put_object", real_put)
     outcomes = stack.capture(event)["outcomes"]  # Lambda's retry: the good one is not captured twice
     assert [o["status"] for o in outcomes] == ["CAPTURED", "CAPTURED"]
     assert len(stack.s3.list_object_versions(Bucket=IMAGE_BUCKET)["Versions"]) == 2
@@ -298,10 +295,10 @@ def test_transient_error_fails_the_invocation_after_the_other_records(stack, sho
 
 def test_mediaconvert_engine_submits_a_valid_job_and_records_it(stack, short_clip, monkeypatch):
     module = stack.load("frame_capture", {**FRAME_CAPTURE_ENV, "FRAME_CAPTURE_ENGINE": "mediaconvert"})
-    assert module.mediaconvert.meta.endpoint_url == FRAME_CAPTURE_ENV["MEDIACONVERT_ENDPOINT"]
+    assert module.flow.engine.client.meta.endpoint_url == FRAME_CAPTURE_ENV["MEDIACONVERT_ENDPOINT"]
     key = "video_inputs/line 3/phone clip 01.MOV"
     event = stack.upload(VIDEO_BUCKET, key, short_clip)
-    with Stubber(module.mediaconvert) as stubber:  # validates the request against the real model
+    with Stubber(module.flow.engine.client) as stubber:  # validates the request against the real model
         stubber.add_response(
             "create_job",
             {"Job": {"Id": "1763713860123-ab12cd", "Role": "r", "Settings": {}, "Status": "SUBMITTED"}},
@@ -324,7 +321,7 @@ def test_mediaconvert_engine_submits_a_valid_job_and_records_it(stack, short_cli
 
 def test_mediaconvert_engine_rejects_a_non_video_without_starting_a_job(stack):
     module = stack.load("frame_capture", {**FRAME_CAPTURE_ENV, "FRAME_CAPTURE_ENGINE": "mediaconvert"})
-    with Stubber(module.mediaconvert):  # no response queued: any CreateJob would fail the test
+    with Stubber(module.flow.engine.client):  # no response queued: any CreateJob would fail the test
         (outcome,) = stack.capture(stack.upload(VIDEO_BUCKET, "video_inputs/a.mp4", b"plain text"))[
             "outcomes"
         ]

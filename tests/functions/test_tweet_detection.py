@@ -9,7 +9,6 @@ import json
 import re
 import threading
 import time
-from pathlib import Path
 from urllib.parse import quote_plus
 
 import boto3
@@ -41,18 +40,17 @@ from support.tweets import (
 )
 
 from visionpipe.lambda_loader import load_handler_module
-from visionpipe.template import load_template, table_definition
-from visionpipe_common.tweet_message import DEFAULT_MESSAGES
-from visionpipe_common.x_api import XAuthorizationError, XTransientError
+from visionpipe.template import REPO_ROOT, load_template, table_definition
+from visionpipe_common.tweets.message import DEFAULT_MESSAGES
+from visionpipe_common.tweets.x_api import XAuthorizationError, XTransientError
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = REPO_ROOT / "events"
 BUCKET = "visionpipe-detections-example"  # the bucket named in events/tweet_detection.json
 ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "tweet_detection",
     "DETECTIONS_BUCKET": BUCKET,
     "COOLDOWN_TABLE": "tweet-cooldown",
     "COOLDOWN_SECONDS": "60",
-    "IDEMPOTENCY_TABLE": "idempotency",
     "X_SECRET_ARN": "",
     "SECRET_MAX_AGE_SECONDS": "300",
     "ATTACH_IMAGE": "false",
@@ -104,19 +102,18 @@ class Stack:
         return self.module.lambda_handler(event, FakeLambdaContext())
 
     def keys(self, prefix: str = "outbox/") -> list[str]:
+        """Outbox entries under prefix; by default tweets and failures (not suppressed/duplicates)."""
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+        keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+        if prefix == "outbox/":
+            keys = [k for k in keys if not k.startswith(("outbox/suppressed/", "outbox/duplicates/"))]
+        return keys
 
     def document(self, key: str) -> dict:
         return json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
     def cooldown_item(self, device: str = "office-cam-1") -> dict | None:
         return self.ddb.get_item(TableName="tweet-cooldown", Key={"DeviceId": {"S": device}}).get("Item")
-
-    def forget_deliveries(self) -> None:
-        """Empty the idempotency table, as if its records had expired."""
-        for item in self.ddb.scan(TableName="idempotency")["Items"]:
-            self.ddb.delete_item(TableName="idempotency", Key={"id": item["id"]})
 
 
 @pytest.fixture
@@ -127,7 +124,6 @@ def make_stack(monkeypatch):
         s3.create_bucket(Bucket=BUCKET)
         ddb = boto3.client("dynamodb")
         ddb.create_table(TableName="tweet-cooldown", **table_definition("TweetCooldownTable"))
-        ddb.create_table(TableName="idempotency", **table_definition("IdempotencyTable"))
 
         def make(secret: bool = False, **overrides) -> Stack:
             arn = ""
@@ -208,6 +204,7 @@ def test_a_second_record_within_the_cooldown_makes_no_tweet(stack, no_network):
 
     assert second["status"] == "SUPPRESSED" and "cooling down" in second["reason"]
     assert len(stack.keys()) == 1
+    assert stack.keys("outbox/suppressed/") == [second["outbox_key"]]  # its outcome, findable
 
 
 def test_other_devices_are_not_held_back(stack, no_network):
@@ -248,19 +245,20 @@ def test_concurrent_records_for_one_device_make_exactly_one_tweet(stack, no_netw
     assert len(stack.keys("outbox/dry-run/")) == 1
 
 
-def test_a_duplicate_delivery_returns_the_first_outcome_and_tweets_nothing(stack, no_network):
+def test_a_duplicate_delivery_tweets_nothing_and_says_so_in_the_outbox(stack, no_network):
     event = stack.drop_record()
-    first = stack.invoke(event)
-    again = stack.invoke(copy.deepcopy(event))
+    (first,) = stack.invoke(event)["outcomes"]
+    (again,) = stack.invoke(copy.deepcopy(event))["outcomes"]
 
-    assert again == first
+    assert first["status"] == "DRY_RUN" and again["status"] == "DUPLICATE"
     assert len(stack.keys()) == 1
+    assert stack.keys("outbox/duplicates/") == [again["outbox_key"]]
+    assert stack.document(again["outbox_key"])["record"] == first["record"]
 
 
-def test_a_duplicate_after_the_delivery_records_expired_is_still_not_tweeted(stack, no_network):
+def test_a_late_duplicate_is_still_not_tweeted(stack, no_network):
     event = stack.drop_record()
     stack.invoke(event)
-    stack.forget_deliveries()  # idempotency gone: the cooldown item still knows this record
 
     (again,) = stack.invoke(event)["outcomes"]
     assert again["status"] == "DUPLICATE" and len(stack.keys()) == 1
@@ -416,7 +414,7 @@ def test_throttling_raises_for_lambdas_retry_and_releases_the_cooldown(make_stac
 def test_server_errors_are_retried_in_process_before_failing(make_stack, x_api, monkeypatch):
     stack = make_stack(secret=True)
     slept = []
-    monkeypatch.setattr("visionpipe_common.x_api.time.sleep", slept.append)
+    monkeypatch.setattr("visionpipe_common.tweets.x_api.time.sleep", slept.append)
     x_api.post(TWEETS_URL, json=UNAVAILABLE, status=503)
 
     with pytest.raises(XTransientError, match="HTTP 503"):

@@ -29,8 +29,8 @@ from visionpipe_edge.detectors import build_detector
 
 from tests.tools.local.face_data import camera_frames, write_channels
 from visionpipe.cli import main
-from visionpipe_common.retraining_candidates import CandidateStore
-from visionpipe_common.training_annotations import split_of
+from visionpipe_common.retraining.annotations import split_of
+from visionpipe_common.retraining.candidates import CandidateStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("local_stack")]
 

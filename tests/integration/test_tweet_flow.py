@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests.support.tweets import record
-from visionpipe_common.tweet_message import DEFAULT_MESSAGES, hashtag
+from visionpipe_common.tweets.message import DEFAULT_MESSAGES, hashtag
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("local_stack")]
 

@@ -23,9 +23,9 @@ from support.training_data import annotation_bytes, write_labelled_image
 from visionpipe.dataset.convert import convert_folder
 from visionpipe.dataset.split import split_dataset
 from visionpipe.dataset.upload import upload_channels
-from visionpipe_common.retraining_candidates import CandidateStore
-from visionpipe_common.retraining_dataset import DEFAULT_HYPERPARAMETERS
-from visionpipe_common.retraining_rounds import RetrainingRounds
+from visionpipe_common.retraining.candidates import CandidateStore
+from visionpipe_common.retraining.dataset import DEFAULT_HYPERPARAMETERS
+from visionpipe_common.retraining.rounds import RetrainingRounds
 
 
 def test_definition_placeholders_are_exactly_the_template_substitutions():

@@ -30,7 +30,7 @@ from visionpipe_edge.detections import scale_detections
 from visionpipe_edge.detectors.cascade_detector import CascadeDetector, find_cascade
 from visionpipe_edge.records import build_training_annotation
 
-from visionpipe_common.training_annotations import CLASS_MAP_FILE, ClassMap
+from visionpipe_common.retraining.annotations import CLASS_MAP_FILE, ClassMap
 
 # ------------------------------------------------------------------------------------ footage
 PHOTO_FRAME_SIZE = (1280, 960)  # full frame (w, h); the default model input is 320x240: boxes scale by 4

@@ -4,8 +4,8 @@ from moto import mock_aws
 from support.images import jpeg_bytes
 from support.onnx_models import brightness_metadata, mean_brightness_model
 
+from visionpipe_common.anomaly.images import decode_image
 from visionpipe_common.detectors.onnx_backend import OnnxDetector
-from visionpipe_common.images import decode_image
 
 
 @pytest.fixture

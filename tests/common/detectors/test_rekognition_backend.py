@@ -3,9 +3,9 @@ import pytest
 from botocore.stub import Stubber
 from support.images import jpeg_bytes
 
+from visionpipe_common.anomaly.images import decode_image
 from visionpipe_common.detectors.rekognition_backend import RekognitionDetector
 from visionpipe_common.errors import RejectedInput
-from visionpipe_common.images import decode_image
 
 ARN = "arn:aws:rekognition:us-east-1:123456789012:project/parts/version/parts.2026-11-01/1730000000000"
 

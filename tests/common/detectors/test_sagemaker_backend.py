@@ -7,9 +7,9 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from support.images import jpeg_bytes, png_bytes
 
+from visionpipe_common.anomaly.images import decode_image
 from visionpipe_common.detectors.sagemaker_backend import SageMakerDetector, verdict_from_response
 from visionpipe_common.errors import RejectedInput
-from visionpipe_common.images import decode_image
 
 
 def body(payload: dict) -> StreamingBody:

@@ -14,8 +14,8 @@ from visionpipe.demo.console import Printer
 from visionpipe.demo.curation import ReviewResult
 from visionpipe.demo.edge import KINDS, EdgeRun
 from visionpipe.demo.tweets import TweetResult
-from visionpipe_common.retraining_candidates import Candidate
-from visionpipe_common.retraining_rounds import StartDecision
+from visionpipe_common.retraining.candidates import Candidate
+from visionpipe_common.retraining.rounds import StartDecision
 
 RECORD = "json/record_demo-cam_20261121-092528.json"
 

@@ -14,7 +14,7 @@ from support.retraining_stack import TABLE, RetrainingStack
 from support.training_data import annotation_bytes
 
 from visionpipe.cli import main
-from visionpipe_common.retraining_candidates import CandidateStore
+from visionpipe_common.retraining.candidates import CandidateStore
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from support.training_data import labelimg_xml, write_labelled_image
 
 from visionpipe.cli import main
 from visionpipe.dataset.convert import DatasetError, convert_folder
-from visionpipe_common.training_annotations import ClassMap, TrainingAnnotation
+from visionpipe_common.retraining.annotations import ClassMap, TrainingAnnotation
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from visionpipe.cli import main
 from visionpipe.dataset.convert import convert_folder
 from visionpipe.dataset.split import split_dataset
 from visionpipe.dataset.upload import upload_channels
-from visionpipe_common.training_annotations import assign_splits
+from visionpipe_common.retraining.annotations import assign_splits
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from visionpipe.local.engines import greengrass
-from visionpipe_common.model_component import component_version, model_recipe, publish
+from visionpipe_common.retraining.model_component import component_version, model_recipe, publish
 
 ENDPOINT = "http://127.0.0.1:9"  # never contacted: the hook answers first
 BUCKET = "models"

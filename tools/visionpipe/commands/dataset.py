@@ -11,7 +11,7 @@ import boto3
 from visionpipe.dataset.convert import DatasetError, convert_folder
 from visionpipe.dataset.split import split_dataset
 from visionpipe.dataset.upload import upload_channels
-from visionpipe_common.training_annotations import InvalidAnnotation
+from visionpipe_common.retraining.annotations import InvalidAnnotation
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

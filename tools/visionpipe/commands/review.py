@@ -25,8 +25,8 @@ from pathlib import Path
 import boto3
 from PIL import Image, ImageDraw
 
-from visionpipe_common.retraining_candidates import STATUSES, Candidate, CandidateStore
-from visionpipe_common.retraining_rounds import RetrainingRounds
+from visionpipe_common.retraining.candidates import STATUSES, Candidate, CandidateStore
+from visionpipe_common.retraining.rounds import RetrainingRounds
 
 COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c")
 

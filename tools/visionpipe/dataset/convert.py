@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from visionpipe.dataset.voc import VocAnnotation, read_voc
-from visionpipe_common.training_annotations import (
+from visionpipe_common.retraining.annotations import (
     CLASS_MAP_FILE,
     Box,
     ClassMap,

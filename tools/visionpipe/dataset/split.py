@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from visionpipe.dataset.convert import ANNOTATIONS_DIR, IMAGES_DIR, DatasetError
-from visionpipe_common.training_annotations import CHANNELS, CLASS_MAP_FILE, TrainingAnnotation, assign_splits
+from visionpipe_common.retraining.annotations import (
+    CHANNELS,
+    CLASS_MAP_FILE,
+    TrainingAnnotation,
+    assign_splits,
+)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from visionpipe.dataset.convert import DatasetError
-from visionpipe_common.training_annotations import CHANNELS, CLASS_MAP_FILE, TrainingAnnotation
+from visionpipe_common.retraining.annotations import CHANNELS, CLASS_MAP_FILE, TrainingAnnotation
 
 
 @dataclass

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET  # noqa: S405 - the user's own annotation fil
 from dataclasses import dataclass
 from pathlib import Path
 
-from visionpipe_common.training_annotations import InvalidAnnotation
+from visionpipe_common.retraining.annotations import InvalidAnnotation
 
 
 @dataclass(frozen=True)

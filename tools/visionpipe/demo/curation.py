@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from visionpipe.commands.review import draw_boxes, render_sheet
-from visionpipe_common.retraining_candidates import Candidate, CandidateStore
-from visionpipe_common.retraining_rounds import RetrainingRounds, StartDecision
+from visionpipe_common.retraining.candidates import Candidate, CandidateStore
+from visionpipe_common.retraining.rounds import RetrainingRounds, StartDecision
 
 REVIEWER = "visionpipe demo"
 

@@ -4,7 +4,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from visionpipe_common.images import DecodedImage
+from visionpipe_common.anomaly.images import DecodedImage
 
 
 @dataclass(frozen=True)

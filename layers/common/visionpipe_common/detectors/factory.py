@@ -1,13 +1,8 @@
 from __future__ import annotations
 
-import boto3
-from botocore.config import Config
-
+from visionpipe_common import aws
 from visionpipe_common.detectors.base import Detector
-from visionpipe_common.settings import DetectorSettings
-
-# Standard mode retries throttling and 5xx a few times before the invocation fails.
-RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
+from visionpipe_common.detectors.settings import DetectorSettings
 
 
 def build_detector(settings: DetectorSettings) -> Detector:
@@ -19,12 +14,12 @@ def build_detector(settings: DetectorSettings) -> Detector:
         def current_prefix() -> str:
             return parameters.get_parameter(settings.model_prefix_parameter, max_age=300)
 
-        return OnnxDetector(boto3.client("s3", config=RETRIES), settings.model_bucket, current_prefix)
+        return OnnxDetector(aws.client("s3"), settings.model_bucket, current_prefix)
     if settings.backend == "sagemaker":
         from visionpipe_common.detectors.sagemaker_backend import SageMakerDetector
 
         return SageMakerDetector(
-            boto3.client("sagemaker-runtime", config=RETRIES),
+            aws.client("sagemaker-runtime"),
             settings.sagemaker_endpoint_name,
             settings.sagemaker_threshold,
         )
@@ -32,7 +27,7 @@ def build_detector(settings: DetectorSettings) -> Detector:
         from visionpipe_common.detectors.rekognition_backend import RekognitionDetector
 
         return RekognitionDetector(
-            boto3.client("rekognition", config=RETRIES),
+            aws.client("rekognition"),
             settings.rekognition_project_version_arn,
             settings.rekognition_anomaly_label,
             settings.rekognition_min_confidence,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from visionpipe_common.anomaly.images import DecodedImage
 from visionpipe_common.detectors.base import Verdict
 from visionpipe_common.detectors.onnx_model import ModelMetadata, OnnxModel
-from visionpipe_common.images import DecodedImage
 
 MODEL_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"

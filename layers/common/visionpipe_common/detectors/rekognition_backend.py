@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from visionpipe_common.anomaly.images import DecodedImage
 from visionpipe_common.detectors.base import Verdict
 from visionpipe_common.errors import RejectedInput
-from visionpipe_common.images import DecodedImage
 
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # DetectCustomLabels' limit for image bytes
 PERMANENT_CODES = frozenset({"ImageTooLargeException", "InvalidImageFormatException"})

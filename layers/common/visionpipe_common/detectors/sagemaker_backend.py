@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from visionpipe_common.anomaly.images import DecodedImage
 from visionpipe_common.detectors.base import Verdict, verdict_from_score
 from visionpipe_common.errors import RejectedInput
-from visionpipe_common.images import DecodedImage
 
 SCORE_FIELDS = ("score", "anomaly_score", "pred_score")
 

@@ -17,11 +17,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from visionpipe_common import aws
+from visionpipe_common.anomaly.result_store import ResultStore
+from visionpipe_common.anomaly.verdict_records import Provenance, failure_item, result_document, utc_now
 from visionpipe_common.errors import RejectedInput
+from visionpipe_common.events.handler import Metric
+from visionpipe_common.events.s3_events import S3Object
+from visionpipe_common.frame_capture.engines import build_engine
+from visionpipe_common.frame_capture.settings import ENGINE_MEDIACONVERT, FrameCaptureSettings
 from visionpipe_common.frame_capture.video_inputs import check_video_upload
-from visionpipe_common.result_store import ResultStore
-from visionpipe_common.s3_events import S3Object
-from visionpipe_common.verdict_records import Provenance, failure_item, result_document, utc_now
+from visionpipe_common.limits import derived_key
 
 logger = Logger(child=True)
 
@@ -30,7 +35,7 @@ STATUS_SUBMITTED = "SUBMITTED"  # mediaconvert: job started, frames follow
 
 
 def capture_document_key(obj: S3Object) -> str:
-    return f"captures/{obj.key}/{obj.upload_id}.json"
+    return derived_key("captures", obj.key, f"{obj.upload_id}.json")
 
 
 def save_capture_document(
@@ -74,6 +79,17 @@ class CaptureOutcome:
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
+    def metrics(self) -> list[Metric]:
+        if not self.recorded:
+            return []
+        if self.status == STATUS_CAPTURED:
+            counted = Metric("FramesCaptured", self.frames or 0)
+        elif self.status == STATUS_SUBMITTED:
+            counted = Metric("CaptureJobsSubmitted", 1)
+        else:
+            counted = Metric("VideosRejected", 1)
+        return [Metric("VideosReceived", 1), counted]
+
 
 class FrameCaptureFlow:
     def __init__(self, s3_client, store: ResultStore, results_bucket: str, engine):
@@ -83,8 +99,12 @@ class FrameCaptureFlow:
         self._engine = engine
 
     @property
-    def engine_name(self) -> str:
-        return self._engine.name
+    def engine(self):
+        return self._engine
+
+    @property
+    def s3(self):
+        return self._s3
 
     def capture(self, obj: S3Object) -> CaptureOutcome:
         provenance = Provenance(obj=obj, backend=self._engine.name)
@@ -100,14 +120,31 @@ class FrameCaptureFlow:
             "video captured" if status == STATUS_CAPTURED else "video submitted to mediaconvert",
             extra={"s3_uri": obj.uri, "engine": self._engine.name, "frames": len(summary.get("frames", []))},
         )
+        frames = summary.get("frames", [])
         return CaptureOutcome(
             request_id=obj.upload_id,
             status=status,
-            recorded=True,
+            # False: a duplicate delivery, every frame was there already (written once, see the engine)
+            recorded=not frames or any(frame.get("written", True) for frame in frames),
             engine=self._engine.name,
             frames=len(summary["frames"]) if "frames" in summary else None,
             job_id=summary.get("job_id"),
         )
+
+    @classmethod
+    def from_settings(cls, settings: FrameCaptureSettings) -> FrameCaptureFlow:
+        s3 = aws.client("s3")
+        mediaconvert = (
+            aws.client("mediaconvert", endpoint_url=settings.mediaconvert.endpoint_url)
+            if settings.engine == ENGINE_MEDIACONVERT
+            else None
+        )
+        store = ResultStore(aws.table(settings.results_table), s3, settings.results_bucket)
+        return cls(s3, store, settings.results_bucket, build_engine(settings, s3, mediaconvert))
+
+    def reject_event(self, obj: S3Object, reason: str) -> CaptureOutcome:
+        """A failure record for an event that names no video (see events.handler)."""
+        return self.reject(Provenance(obj=obj, backend=self._engine.name), reason)
 
     def reject(self, provenance: Provenance, reason: str, summary: dict | None = None) -> CaptureOutcome:
         """Record a failure item (and its document) for a video that can never be captured as it is."""

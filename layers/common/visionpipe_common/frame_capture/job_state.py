@@ -14,10 +14,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from visionpipe_common import aws
+from visionpipe_common.anomaly.result_store import ResultStore
+from visionpipe_common.anomaly.verdict_records import Provenance, failure_item, result_document
+from visionpipe_common.events.handler import Metric
 from visionpipe_common.frame_capture.flow import save_capture_document
 from visionpipe_common.frame_capture.mediaconvert_job import META_STACK, source_object
-from visionpipe_common.result_store import ResultStore
-from visionpipe_common.verdict_records import Provenance, failure_item, result_document
+from visionpipe_common.frame_capture.settings import JobStateSettings
 
 logger = Logger(child=True)
 
@@ -36,6 +39,14 @@ class JobOutcome:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+    def metrics(self) -> list[Metric]:
+        if not self.recorded:
+            return []
+        counted = [Metric("CaptureJobsFailed" if self.status in FAILED_STATES else "CaptureJobsCompleted", 1)]
+        if self.frames:
+            counted.append(Metric("FramesCaptured", self.frames))
+        return counted
 
 
 def frames_written(detail: dict[str, Any]) -> int | None:
@@ -64,6 +75,12 @@ class JobStateRecorder:
         self._store = store
         self._results_bucket = results_bucket
         self._stack_name = stack_name
+
+    @classmethod
+    def from_settings(cls, settings: JobStateSettings) -> JobStateRecorder:
+        s3 = aws.client("s3")
+        store = ResultStore(aws.table(settings.results_table), s3, settings.results_bucket)
+        return cls(s3, store, settings.results_bucket, stack_name=settings.stack_name)
 
     def record(self, event: dict[str, Any]) -> JobOutcome:
         detail = event.get("detail", {}) or {}

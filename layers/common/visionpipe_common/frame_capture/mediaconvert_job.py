@@ -3,7 +3,7 @@
 The Settings document is the original's (FRAME_CAPTURE at 1/5 fps, at most 4 captures, 500x500,
 JPEG quality 80; optional H.264 + AAC MP4 proxy), with these deliberate changes:
 - frames are named <video stem>_frame.NNNNNNN.jpg in <image bucket>/video_inputs/<video path>/
-  (visionpipe_common.frames), the same names the OpenCV engine writes;
+  (visionpipe_common.anomaly.frames), the same names the OpenCV engine writes;
 - the proxy goes to its own output group in the VIDEO bucket under the proxy prefix, so the image
   flow never sees a non-image and no write re-triggers frame capture;
 - FileInput is the decoded key (the original passed the URL-encoded one from the event);
@@ -25,10 +25,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from visionpipe_common.anomaly.frames import NAME_MODIFIER, VIDEO_PREFIX, frame_folder
 from visionpipe_common.errors import RejectedInput
+from visionpipe_common.events.s3_events import S3Object
 from visionpipe_common.frame_capture.settings import CaptureSettings, MediaConvertSettings
-from visionpipe_common.frames import NAME_MODIFIER, VIDEO_PREFIX, frame_folder
-from visionpipe_common.s3_events import S3Object
 
 logger = Logger(child=True)
 
@@ -290,6 +290,11 @@ class MediaConvertEngine:
         self._image_bucket = image_bucket
         self._capture = capture
         self._settings = settings
+
+    @property
+    def client(self):
+        """The MediaConvert client (regional endpoint), e.g. for a botocore Stubber."""
+        return self._client
 
     def capture(self, obj: S3Object) -> dict[str, Any]:
         """Submit the job; frames arrive later, the job-state function records the outcome."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from visionpipe_common.frames import frame_key
+from visionpipe_common.anomaly.frames import frame_key
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from visionpipe_common.anomaly.frames import VIDEO_PREFIX
+from visionpipe_common.anomaly.images import sniff_content_type
 from visionpipe_common.errors import RejectedInput
+from visionpipe_common.events.s3_events import S3Object
 from visionpipe_common.frame_capture.settings import SUPPORTED_VIDEO_SUFFIXES
-from visionpipe_common.frames import VIDEO_PREFIX
-from visionpipe_common.images import sniff_content_type
-from visionpipe_common.s3_events import S3Object
 
 SNIFF_BYTES = 64
 MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "InvalidRange"})

@@ -1,0 +1,94 @@
+"""S3 notification events: one S3Object per record, keys decoded, test events recognised."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
+
+from visionpipe_common.errors import RejectedInput
+
+TEST_EVENT = "s3:TestEvent"
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """One uploaded object as an S3 notification describes it (key already URL-decoded)."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str = ""
+    version_id: str = ""
+    sequencer: str = ""
+    event_name: str = ""
+    event_time: str = ""
+
+    @property
+    def file_name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def upload_id(self) -> str:
+        """Stable across duplicate deliveries of one event, different for every new upload.
+
+        versionId and sequencer both change with each PUT of the same key; the eTag is a fallback
+        for emitters that send neither.
+        """
+        identity = f"{self.uri}?versionId={self.version_id}&sequencer={self.sequencer}&etag={self.etag}"
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, identity))
+
+
+def is_test_event(event: dict[str, Any]) -> bool:
+    """S3 sends {"Event": "s3:TestEvent", ...} (no Records) when a notification is configured."""
+    return isinstance(event, dict) and event.get("Event") == TEST_EVENT
+
+
+def objects_in(event: dict[str, Any]) -> list[S3Object]:
+    """Every object named by an S3 notification event, in order."""
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        raise RejectedInput("not an S3 notification event (no Records)")
+    objects = []
+    for position, record in enumerate(S3Event(event).records):
+        try:
+            objects.append(_object_of(record))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RejectedInput(f"Records[{position}] is not an S3 object notification ({exc!r})") from exc
+    return objects
+
+
+def _object_of(record) -> S3Object:
+    s3 = record.s3
+    return S3Object(
+        bucket=s3.bucket.name,
+        key=unquote_plus(s3.get_object.key),
+        size=int(s3.get_object.get("size") or 0),
+        # Optional in notifications (unversioned buckets, other emitters): eTag is the fallback.
+        etag=s3.get_object.get("eTag") or "",
+        version_id=s3.get_object.get("versionId") or "",
+        sequencer=s3.get_object.get("sequencer") or "",
+        event_name=record.event_name,
+        event_time=record.event_time,
+    )
+
+
+def unreadable_event_object(event: dict[str, Any]) -> S3Object:
+    """A stand-in S3Object for an event that names no object (a test event, or not S3 at all).
+
+    Its identity comes from the event itself, so redelivering the same event records it once.
+    """
+    if is_test_event(event):
+        return S3Object(
+            bucket=str(event.get("Bucket", "")), key=TEST_EVENT, size=0, etag=str(event.get("RequestId", ""))
+        )
+    digest = (
+        uuid.uuid5(uuid.NAMESPACE_OID, repr(sorted(event.items()))).hex if isinstance(event, dict) else ""
+    )
+    return S3Object(bucket="", key="(unrecognised event)", size=0, etag=digest)
