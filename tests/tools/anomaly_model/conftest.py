@@ -19,3 +19,13 @@ def trained(small_set, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("anomaly_model")
     report = train(data / "normal", model_dir, anomalous_dir=data / "anomalous", seed=7)
     return model_dir, report
+
+
+@pytest.fixture(scope="session")
+def patchcore_trained(small_set, tmp_path_factory):
+    from visionpipe.anomaly_model.patchcore_training import train_patchcore
+
+    data, _ = small_set
+    model_dir = tmp_path_factory.mktemp("patchcore_model")
+    report = train_patchcore(data / "normal", model_dir, anomalous_dir=data / "anomalous", seed=7)
+    return model_dir, report
