@@ -1,4 +1,4 @@
-"""A small generated data set and a model trained on it, shared by this folder's tests."""
+"""A small generated data set and models trained on it, shared by the tools tests (training, evaluate)."""
 
 import pytest
 
