@@ -2,9 +2,13 @@
 
 import json
 import threading
+import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
+from support.arbitrary import FUZZ, documents
 from support.images import encode, jpeg_bytes, png_bytes, textured_rgb
 from support.lambda_context import FakeLambdaContext
 from support.retraining_stack import DETECTIONS_BUCKET, RetrainingStack, atomic_dynamodb_requests
@@ -265,3 +269,23 @@ def test_start_once_under_many_threads_calling_maybe_start(monkeypatch):
         assert rounds.finish(1, {"outcome": "kept"}) is True
         assert rounds.finish(1, {"outcome": "kept"}) is False  # closing twice changes nothing
         assert rounds.state().running is None
+
+
+@FUZZ
+@given(
+    annotation=documents(
+        {
+            "file": st.just(f"{NAME}.jpg") | st.text(max_size=20),
+            "image_size": st.lists(st.fixed_dictionaries({"width": st.floats(), "height": st.integers()})),
+            "annotations": st.lists(
+                st.dictionaries(st.sampled_from(["class_id", "left", "width"]), st.floats())
+            ),
+            "categories": st.lists(st.fixed_dictionaries({"class_id": st.integers(), "name": st.text()})),
+        }
+    )
+)
+def test_any_annotation_ends_as_one_candidate_and_never_fails_the_invocation(stack, annotation):
+    name = f"raw_office-cam-1_2026{uuid.uuid4().int % 10**8:08d}-083114"
+    (outcome,) = curate(stack, name, jpeg_bytes(64, 48), annotation)["candidates"]
+    candidate = CandidateStore(stack.table).get(name)
+    assert candidate is not None and candidate.status == outcome["status"] in ("pending", "rejected")

@@ -2,12 +2,16 @@
 
 import copy
 import json
+import uuid
 from urllib.parse import quote_plus
 
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
+from support.arbitrary import FUZZ, documents
 from support.images import encode, jpeg_bytes, png_bytes, textured_rgb
 from support.lambda_context import FakeLambdaContext
 from support.onnx_models import brightness_metadata, mean_brightness_model
@@ -302,3 +306,20 @@ def test_sample_events_drive_the_handler(stack):
     assert result["outcomes"][0]["status"] == "OK"
     (item,) = stack.items_for("line 3_frame.0000002.jpg")
     assert item["SourceVideoKey"] == "video_inputs/line 3.mp4"
+
+
+@FUZZ
+@given(
+    body=documents({}) | st.sampled_from([b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n" + b"\x00" * 30]),
+    metadata=st.dictionaries(
+        st.sampled_from(["frame-time", "source-key", "source-bucket"]),
+        st.text(alphabet="abcnif0123456789.-/"),
+    ),
+)
+def test_any_upload_ends_as_one_item_and_never_fails_the_invocation(stack, body, metadata):
+    name = f"fuzz-{uuid.uuid4().hex[:8]}.jpg"
+    event = stack.upload(f"image_inputs/{name}", body, Metadata=metadata)
+    (outcome,) = stack.invoke(event)["outcomes"]  # raising here would retry, then park the event
+    (item,) = stack.items_for(name)
+    assert item["Status"] == outcome["status"] and "SourceVideoKey" not in item  # metadata is not trusted
+    stack.s3.head_object(Bucket="results-bucket", Key=item["ResultKey"])

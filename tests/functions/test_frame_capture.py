@@ -6,6 +6,7 @@ detect_anomaly (run in-process on each frame, as the image bucket's notification
 """
 
 import json
+import uuid
 from urllib.parse import quote_plus
 
 import boto3
@@ -13,7 +14,10 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
+from support.arbitrary import FUZZ, documents
 from support.images import jpeg_bytes
 from support.lambda_context import FakeLambdaContext
 from support.onnx_models import brightness_metadata, mean_brightness_model
@@ -338,3 +342,14 @@ def test_sample_event_drives_the_handler(stack, short_clip):
     (outcome,) = stack.capture(event)["outcomes"]
     assert outcome["status"] == "CAPTURED"
     assert stack.frame_keys() == ["video_inputs/line 3/phone clip 01.mp4/phone clip 01_frame.0000000.jpg"]
+
+
+@FUZZ
+@given(body=documents({}) | st.binary(min_size=8, max_size=64).map(lambda b: b"\x00\x00\x00\x20ftypisom" + b))
+def test_any_video_upload_ends_as_one_outcome_and_never_fails_the_invocation(stack, body):
+    name = f"fuzz-{uuid.uuid4().hex[:8]}.mp4"
+    (outcome,) = stack.capture(stack.upload(VIDEO_BUCKET, f"video_inputs/{name}", body))["outcomes"]
+    assert outcome["status"] in ("CAPTURED", "FAILED")
+    if outcome["status"] == "FAILED":
+        (item,) = stack.items_for(name)
+        assert item["Reason"] == outcome["reason"]

@@ -9,13 +9,17 @@ import json
 import re
 import threading
 import time
+import uuid
 from urllib.parse import quote_plus
 
 import boto3
 import pytest
 import responses
 from aws_lambda_powertools.utilities import parameters
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
+from support.arbitrary import FUZZ, documents
 from support.images import jpeg_bytes
 from support.lambda_context import FakeLambdaContext
 from support.tweets import (
@@ -525,3 +529,26 @@ def test_failed_events_go_to_the_failed_events_queue():
     assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": ["FailedEventsQueue", "Arn"]
     }
+
+
+# ---------------------------------------------------------------- arbitrary input
+
+
+@FUZZ
+@given(
+    body=documents(
+        {
+            "device_id": st.text(max_size=30),
+            "time_utc": st.text(max_size=40),
+            "timestamp": st.text(max_size=20),
+            "objects": st.lists(
+                st.fixed_dictionaries({"object": st.text(max_size=10), "confidence": st.floats()}), max_size=3
+            ),
+        }
+    )
+)
+def test_any_record_ends_as_one_outbox_entry_and_never_fails_the_invocation(stack, no_network, body):
+    event = stack.upload(f"json/record_fuzz-{uuid.uuid4().hex[:8]}_20261121-083114.json", body)
+    (outcome,) = stack.invoke(event)["outcomes"]  # raising here would retry, then park the event
+    assert outcome["status"] in ("DRY_RUN", "SUPPRESSED", "DUPLICATE", "FAILED")
+    stack.document(outcome["outbox_key"])  # its entry exists
