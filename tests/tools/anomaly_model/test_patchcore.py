@@ -116,3 +116,39 @@ def test_cli_patchcore_says_when_calibration_is_too_small(small_set, tmp_path, c
     assert "patchcore" in printed and "WARNING: calibration set too small to trust" in printed
     raw = json.loads((tmp_path / "m" / "metadata.json").read_text())
     assert raw["calibration"]["trusted"] is False and raw["calibration"]["warning"]
+
+
+def test_draft_decoding_agrees_with_full_decoding_on_real_photographs(tmp_path):
+    """Large JPEG photos judged after draft (reduced) decoding score as after full decoding."""
+    import io
+
+    from skimage import data
+
+    from visionpipe.anomaly_model import devset
+    from visionpipe.anomaly_model.patchcore_training import PatchCoreConfig, train_patchcore
+    from visionpipe_common.anomaly.images import decode_image
+
+    root = devset.build(tmp_path, "retina", train=16, test_normal=0, per_kind=0, seed=2)
+    model_dir = tmp_path / "model"
+    train_patchcore(root / "train", model_dir, config=PatchCoreConfig(bank_size=256))
+    meta = ModelMetadata.from_json((model_dir / "metadata.json").read_text())
+    model = OnnxModel((model_dir / "model.onnx").read_bytes(), meta)
+    source = data.retina()[300:1100, 300:1100]
+    photos = []
+    for i, (y, x) in enumerate([(0, 0), (200, 300), (400, 100)]):
+        crop = np.array(source[y : y + 400, x : x + 400])
+        if i == 2:  # one with a drawn hole
+            rgb = crop.astype(np.float32)
+            devset.hole(np.random.default_rng(0), rgb, (200.0, 200.0), 1.0)
+            crop = np.clip(rgb, 0, 255).astype(np.uint8)
+        big = Image.fromarray(crop).resize((2400, 2400), Image.Resampling.BICUBIC)  # a 5.8 MP photo
+        buffer = io.BytesIO()
+        big.save(buffer, format="JPEG", quality=90)
+        photos.append(buffer.getvalue())
+    for jpeg in photos:
+        full = decode_image(jpeg, "p.jpg", 40_000_000)
+        reduced = decode_image(jpeg, "p.jpg", 40_000_000, reduce_to=(meta.input_width, meta.input_height))
+        assert reduced.pixels.size == (600, 600) and full.pixels.size == (2400, 2400)
+        a, b = model.judge(full.pixels), model.judge(reduced.pixels)
+        assert a.is_anomalous == b.is_anomalous
+        assert abs(a.score - b.score) <= 0.1 * meta.threshold
