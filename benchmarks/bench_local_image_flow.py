@@ -122,7 +122,7 @@ def main() -> int:
     from PIL import Image
 
     from visionpipe.local import model as local_model
-    from visionpipe.local.stack import LocalStack
+    from visionpipe.local.stack import OfflineStack
     from visionpipe_common.detectors.onnx_model import ModelMetadata, OnnxModel
 
     data_dir = local_model.generate_sample_data(local_model.DEFAULT_DATA_DIR)
@@ -132,7 +132,7 @@ def main() -> int:
 
     with (
         contextlib.redirect_stdout(io.StringIO()) as handler_output,
-        LocalStack(model_dir=model_dir) as stack,
+        OfflineStack(model_dir=model_dir) as stack,
     ):
         outputs = stack.outputs()
         s3 = stack.client("s3")

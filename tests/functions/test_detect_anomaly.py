@@ -17,37 +17,25 @@ from support.arbitrary import FUZZ, documents
 from support.images import encode, jpeg_bytes, png_bytes, textured_rgb
 from support.lambda_context import FakeLambdaContext
 from support.onnx_models import brightness_metadata, mean_brightness_model
+from support.template_environment import template_environment
 
 from visionpipe.lambda_loader import load_handler_module
-from visionpipe.template import REPO_ROOT, load_template, table_definition
+from visionpipe.template import REPO_ROOT, table_definition
 
 EVENTS = REPO_ROOT / "events"
 IMAGE_BUCKET = "visionpipe-images-example"  # the bucket named in events/*.json
 VIDEO_BUCKET = "visionpipe-videos-example"
-ENVIRONMENT = {
-    "POWERTOOLS_SERVICE_NAME": "detect_anomaly",
-    "RESULTS_TABLE": "results",
-    "RESULTS_BUCKET": "results-bucket",
-    "DETECTOR_BACKEND": "onnx",
-    "MODEL_BUCKET": "model-bucket",
-    "MODEL_PREFIX_PARAMETER": "/visionpipe/anomaly/model-prefix",
-    "SAGEMAKER_ENDPOINT_NAME": "",
-    "SAGEMAKER_THRESHOLD": "0.5",
-    "REKOGNITION_PROJECT_VERSION_ARN": "",
-    "REKOGNITION_ANOMALY_LABEL": "anomaly",
-    "REKOGNITION_MIN_CONFIDENCE": "50",
-    "MAX_IMAGE_PIXELS": "1000000",
-    "MAX_IMAGE_BYTES": "5000000",
-    "FRAME_INTERVAL_SECONDS": "5",
-    "VIDEO_BUCKET": VIDEO_BUCKET,
-}
-
-
-def test_environment_here_is_the_one_the_template_gives():
-    template_env = load_template()["Resources"]["DetectAnomalyFunction"]["Properties"]["Environment"][
-        "Variables"
-    ]
-    assert set(template_env) == set(ENVIRONMENT)
+ENVIRONMENT = template_environment(
+    "DetectAnomalyFunction",
+    {
+        "ResultsTable": "results",
+        "ResultsBucket": "results-bucket",
+        "ModelBucket": "model-bucket",
+        "ModelPrefixParameter": "/visionpipe/anomaly/model-prefix",
+    },
+    MaxImagePixels="1000000",
+    MaxImageBytes="5000000",
+)
 
 
 class Stack:
