@@ -313,6 +313,7 @@ def step_report(demo: Demo) -> None:
             demo.stack.client("s3"),
             demo.stack.pseudo.stack_name,
             demo.outputs["ResultsTableName"],
+            demo.outputs["ResultsBucketName"],
         ),
         report.edge_section(demo.edge),
         report.tweets_section(demo.tweets),
