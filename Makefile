@@ -18,7 +18,7 @@ MAX_FUNCTION_MB ?= 200
 help:
 	@echo "make demo   - run every flow locally against moto's server (installs first)"
 	@echo "make test   - lint, all tests, sam validate --lint, sam build, size check"
-	@echo "make bench  - benchmarks (figures printed, not asserted)"
+	@echo "make bench  - benchmarks: figures with their anchors and ratios, then cost per million images (QUICK=1: short)"
 
 $(BIN)/visionpipe: pyproject.toml constraints.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 is required (sam build targets the python3.13 runtime)"; exit 1; }
@@ -55,8 +55,10 @@ test: lint unit validate sizes
 demo: install
 	$(BIN)/visionpipe demo
 
+# `make bench QUICK=1`: every benchmark in its short form (about 5 min instead of about 10).
 bench: install
-	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench $(if $(QUICK),--quick) || exit 1; done
+	@echo "== benchmarks/cost_per_million.py"; $(BIN)/python benchmarks/cost_per_million.py
 
 clean:
 	rm -rf .aws-sam .demo .bench .pytest_cache .ruff_cache

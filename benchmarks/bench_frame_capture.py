@@ -18,7 +18,7 @@ the 30-second one repeated by stream copy, so generation stays quick) and reused
 an upper bound of what FFmpeg fetched: it includes data already in flight when FFmpeg drops a
 connection to seek elsewhere.
 
-Run: .venv/bin/python benchmarks/bench_frame_capture.py   (or `make bench`)
+Run: .venv/bin/python benchmarks/bench_frame_capture.py [--quick: 1 repeat]   (or `make bench`)
 """
 
 from __future__ import annotations
@@ -192,6 +192,9 @@ def ffmpeg_cli(url: str, times: list[float], out: Path) -> None:
 
 
 def main() -> int:
+    global REPEATS
+    if "--quick" in sys.argv[1:]:
+        REPEATS = 1
     clips = videos()
     server = RangeServer()
     threading.Thread(target=server.serve_forever, daemon=True).start()
