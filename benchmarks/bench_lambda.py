@@ -115,6 +115,7 @@ class Bench:
         self.stack = stack
         self.quick = quick
         self.model_dir = model_dir
+        self.floors: dict[str, dict] = {}
         self.outputs = stack.outputs()
         self.s3 = stack.client("s3")
         self.local = local_credentials(stack.endpoint_url, "us-east-1")
@@ -215,12 +216,16 @@ class Bench:
             "timeout_s": function.timeout,
             "events": [{"label": label, "event": event} for label, event in events],
         }
-        label, body = FLOORS.get(logical_id, ("boto3", "import boto3"))
-        floor = self.floor(logical_id, body)
-        floor["label"] = label
-        if logical_id == "DetectAnomalyFunction":
-            cold = self.floor(logical_id, body + INFERENCE.format(model=str(self.model_dir / "model.onnx")))
-            floor["cold_seconds"], floor["cold_cpu_seconds"] = cold["seconds"], cold["cpu_seconds"]
+        if logical_id not in self.floors:
+            label, body = FLOORS.get(logical_id, ("boto3", "import boto3"))
+            floor = self.floor(logical_id, body)
+            floor["label"] = label
+            if logical_id == "DetectAnomalyFunction":
+                inference = INFERENCE.format(model=str(self.model_dir / "model.onnx"))
+                cold = self.floor(logical_id, body + inference)
+                floor["cold_seconds"], floor["cold_cpu_seconds"] = cold["seconds"], cold["cpu_seconds"]
+            self.floors[logical_id] = floor
+        floor = self.floors[logical_id]
         result = self._child(spec, logical_id, extra_env, pythonpath)
         result["floor"] = floor
         result["memory_mb_now"] = function.memory
@@ -285,21 +290,30 @@ def detect_anomaly(bench: Bench, args, baseline: Path | None) -> dict:
     events = [("first: small image", small[0])]
     events += [("warm: small image", e) for e in small[1:]]
     events += [("warm: 12-MP image", e) for e in big]
-    runs = {"current": bench.run("DetectAnomalyFunction", events)}
-    if baseline is not None:
-        # Fresh events: the baseline's own idempotency/results must not see the current run's.
-        again = [(label, json.loads(json.dumps(event))) for label, event in events]
-        for _label, event in again:
-            record = event["Records"][0]
-            record["s3"]["object"]["sequencer"] = uuid.uuid4().hex[:18].upper()
-            record["responseElements"]["x-amz-request-id"] = uuid.uuid4().hex[:16].upper()
-        runs["baseline"] = bench.run(
-            "DetectAnomalyFunction",
-            again,
-            code_dir=baseline / "functions" / "detect_anomaly",
-            pythonpath=str(baseline / "layers" / "common"),
-        )
-    return runs
+    # Current and baseline alternate, `pairs` times, so both see the same machine load; each run
+    # gets fresh sequencers (a new upload identity: nothing is answered from an earlier run).
+    runs: dict[str, list[dict]] = {"current": [], "baseline": []}
+    for _ in range(args.pairs):
+        runs["current"].append(bench.run("DetectAnomalyFunction", fresh(events)))
+        if baseline is not None:
+            runs["baseline"].append(
+                bench.run(
+                    "DetectAnomalyFunction",
+                    fresh(events),
+                    code_dir=baseline / "functions" / "detect_anomaly",
+                    pythonpath=str(baseline / "layers" / "common"),
+                )
+            )
+    return {which: results for which, results in runs.items() if results}
+
+
+def fresh(events: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    again = [(label, json.loads(json.dumps(event))) for label, event in events]
+    for _label, event in again:
+        record = event["Records"][0]
+        record["s3"]["object"]["sequencer"] = uuid.uuid4().hex[:18].upper()
+        record["responseElements"]["x-amz-request-id"] = uuid.uuid4().hex[:16].upper()
+    return again
 
 
 def frame_capture(bench: Bench, args) -> dict:
@@ -308,7 +322,7 @@ def frame_capture(bench: Bench, args) -> dict:
     label, (path, _seconds) = ("30 s", videos()["30 s"]) if args.quick else ("5 min", videos()["5 min"])
     bucket = bench.outputs["VideoBucketName"]
     event = bench.put(bucket, f"video_inputs/bench_lambda/{uuid.uuid4().hex[:6]}.mp4", path.read_bytes())
-    return {"current": bench.run("FrameCaptureFunction", [(f"first: {label} 1080p video", event)])}
+    return {"current": [bench.run("FrameCaptureFunction", [(f"first: {label} 1080p video", event)])]}
 
 
 def tweet_detection(bench: Bench, args) -> dict:
@@ -326,7 +340,7 @@ def tweet_detection(bench: Bench, args) -> dict:
             ("first" if index == 0 else "warm", bench.put(bucket, key, json.dumps(document).encode()))
         )
     events = [(f"{label}: record + image", event) for label, event in events]
-    return {"current": bench.run("TweetDetectionFunction", events, {"ATTACH_IMAGE": "true"})}
+    return {"current": [bench.run("TweetDetectionFunction", events, {"ATTACH_IMAGE": "true"})]}
 
 
 def retraining(bench: Bench, args) -> dict:
@@ -409,6 +423,27 @@ def summarise(name: str, result: dict) -> dict:
     return summary
 
 
+def side_by_side(current: list[dict], baseline: list[dict], ref: str) -> None:
+    """Cold start and warm p50, current vs baseline: medians over the alternating runs."""
+    pairs = len(current)
+
+    def cold(runs: list[dict], key: str) -> float:
+        return statistics.median(r["init"][key] + r["invocations"][0][key] for r in runs)
+
+    def warm(runs: list[dict], label: str, key: str) -> float:
+        values = [i[key] for r in runs for i in r["invocations"][1:] if i["label"].endswith(label)]
+        return statistics.median(values)
+
+    print(f"  side by side with {ref} ({pairs} alternating run pairs, medians):")
+    for what, key in (("wall", "seconds"), ("process CPU", "cpu_seconds")):
+        a, b = cold(current, key), cold(baseline, key)
+        print(f"    cold start {what}: {a * 1000:.0f} ms now vs {b * 1000:.0f} ms -> {a / b:.2f}x")
+    for label in ("small image", "12-MP image"):
+        for what, key in (("wall", "seconds"), ("process CPU", "cpu_seconds")):
+            a, b = warm(current, label, key), warm(baseline, label, key)
+            print(f"    warm {label} {what} p50: {a * 1000:.1f} ms now vs {b * 1000:.1f} ms -> {a / b:.2f}x")
+
+
 def _sum_calls(calls) -> dict[str, int]:
     total: dict[str, int] = {}
     for c in calls:
@@ -476,7 +511,7 @@ def main() -> int:
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git ref run side by side ('' = none)")
     parser.add_argument("--json", type=Path, default=CACHE / "lambda.json")
     args = parser.parse_args()
-    args.warm, args.large = (8, 2) if args.quick else (30, 5)
+    args.warm, args.large, args.pairs = (8, 2, 1) if args.quick else (12, 3, 3)
 
     from visionpipe.local import model as local_model
     from visionpipe.local.stack import LocalStack
@@ -494,9 +529,11 @@ def main() -> int:
         results["FrameCaptureFunction"] = frame_capture(bench, args)
         results["TweetDetectionFunction"] = tweet_detection(bench, args)
         for logical_id, result in retraining(bench, args).items():
-            results[logical_id] = {"current": result}
-        results["CaptureJobStateFunction"] = {"current": capture_job_state(bench)}
-        results["PublishModelComponentFunction"] = {"current": bench.run("PublishModelComponentFunction", [])}
+            results[logical_id] = {"current": [result]}
+        results["CaptureJobStateFunction"] = {"current": [capture_job_state(bench)]}
+        results["PublishModelComponentFunction"] = {
+            "current": [bench.run("PublishModelComponentFunction", [])]
+        }
 
     print(
         f"Lambda-like processes on this machine ({os.cpu_count()} CPUs, load average "
@@ -505,27 +542,12 @@ def main() -> int:
     )
     summaries = {}
     for logical_id, runs in results.items():
-        for which, result in runs.items():
-            s = summarise(logical_id, result)
+        for which, result_list in runs.items():
+            s = summarise(logical_id, result_list[0])
             summaries.setdefault(logical_id, {})[which] = s
             print_summary(s, "" if which == "current" else f" [baseline {args.baseline}]")
         if "baseline" in runs:
-            now, before = summaries[logical_id]["current"], summaries[logical_id]["baseline"]
-            for what, key in (("wall", "s"), ("process CPU", "cpu_s")):
-                a = now["init_" + key] + now["first_" + key]
-                b = before["init_" + key] + before["first_" + key]
-                print(
-                    f"  side by side, cold start {what}: {a * 1000:.0f} ms now vs {b * 1000:.0f} ms at "
-                    f"{args.baseline} -> {a / b:.2f}x"
-                )
-            for label in now["warm"]:
-                if label in before["warm"]:
-                    for what, key in (("wall", "p50_s"), ("process CPU", "cpu_p50_s")):
-                        a, b = now["warm"][label][key], before["warm"][label][key]
-                        print(
-                            f"  side by side, warm {label} {what} p50: {a * 1000:.1f} ms now vs "
-                            f"{b * 1000:.1f} ms -> {a / b:.2f}x"
-                        )
+            side_by_side(runs["current"], runs["baseline"], args.baseline)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
