@@ -125,6 +125,22 @@ class Bench:
         response = self.s3.put_object(Bucket=bucket, Key=key, Body=body)
         return s3_event(bucket, key, len(body), response.get("VersionId", ""), response["ETag"].strip('"'))
 
+    def tracer_off_lambda(self) -> tuple[float, float]:
+        """Process CPU of Powertools' Tracer() on Lambda vs off it (local mode, tests): best of 3."""
+        body = "import boto3, aws_lambda_powertools\nfrom aws_lambda_powertools import Tracer\nTracer()"
+        base = "import boto3, aws_lambda_powertools"
+        logical_id = "PublishModelComponentFunction"
+        figures = []
+        for env in ({}, {"LAMBDA_TASK_ROOT": ""}):
+            runs = []
+            for _ in range(3):
+                spec = {"refused": self.refused(logical_id)}
+                with_tracer = self._child({**spec, "floor": body}, logical_id, env)["cpu_seconds"]
+                without = self._child({**spec, "floor": base}, logical_id, env)["cpu_seconds"]
+                runs.append(with_tracer - without)
+            figures.append(min(runs))
+        return figures[0], figures[1]
+
     def environment(self, logical_id: str, extra: dict | None = None, pythonpath: str = "") -> dict:
         function = self.stack.function(logical_id)
         env = {k: v for k, v in function.environment(self.local).items() if k != "POWERTOOLS_TRACE_DISABLED"}
@@ -140,7 +156,7 @@ class Bench:
         if pythonpath:
             env["PYTHONPATH"] = pythonpath
         env.update(extra or {})
-        return env
+        return {k: v for k, v in env.items() if v != ""}  # "" removes a variable
 
     def refused(self, logical_id: str) -> list[str]:
         """Top-level modules installed here whose distribution the function's package lacks."""
@@ -348,7 +364,7 @@ def retraining(bench: Bench, args) -> dict:
     env = bench.environment("CurateRetrainingFunction")
     class_name = (env.get("CLASS_NAMES") or "face").split(",")[0]
     events, photos = [], camera_photos()
-    for index in range(12 if args.quick else 40):
+    for index in range(12 if args.quick else 20):
         _name, jpeg, (width, height) = photos[index % len(photos)]
         stem = f"raw_bench-cam_20261202-08{index // 60:02d}{index % 60:02d}"
         bench.put(bucket, f"raw_images/{stem}.jpg", jpeg)
@@ -511,7 +527,7 @@ def main() -> int:
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git ref run side by side ('' = none)")
     parser.add_argument("--json", type=Path, default=CACHE / "lambda.json")
     args = parser.parse_args()
-    args.warm, args.large, args.pairs = (8, 2, 1) if args.quick else (12, 3, 3)
+    args.warm, args.large, args.pairs = (8, 2, 1) if args.quick else (12, 3, 2)
 
     from visionpipe.local import model as local_model
     from visionpipe.local.stack import LocalStack
@@ -534,6 +550,7 @@ def main() -> int:
         results["PublishModelComponentFunction"] = {
             "current": [bench.run("PublishModelComponentFunction", [])]
         }
+        tracer_on, tracer_off = bench.tracer_off_lambda()
 
     print(
         f"Lambda-like processes on this machine ({os.cpu_count()} CPUs, load average "
@@ -548,6 +565,13 @@ def main() -> int:
             print_summary(s, "" if which == "current" else f" [baseline {args.baseline}]")
         if "baseline" in runs:
             side_by_side(runs["current"], runs["baseline"], args.baseline)
+    print(
+        f"Powertools Tracer() at init, process CPU: {tracer_on * 1000:.0f} ms on Lambda (LAMBDA_TASK_ROOT "
+        f"set: the X-Ray SDK samples locally), {tracer_off * 1000:.0f} ms off Lambda (local mode, tests: "
+        "the SDK's "
+        "DefaultSampler builds two X-Ray clients when aws_xray_sdk.core is imported, even with tracing "
+        "disabled; once per process)"
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
