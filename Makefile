@@ -37,6 +37,8 @@ lock: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# the device components run on the camera's Python (3.9+), not Lambda's: stdlib members and syntax
+	$(BIN)/vermin --target=3.9- --violations --no-tips device/
 
 unit: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

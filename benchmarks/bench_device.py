@@ -34,17 +34,13 @@ import urllib.request
 from pathlib import Path
 
 import boto3
+from visionpipe_edge.config import EdgeSettings
+from visionpipe_edge.detectors import build_detector
+from visionpipe_edge.loop import DetectionLoop
+from visionpipe_edge.uploader import BackgroundUploader
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from visionpipe_edge.cli import REPO_MODEL_DIR  # noqa: E402
-from visionpipe_edge.config import EdgeSettings  # noqa: E402
-from visionpipe_edge.detectors import build_detector  # noqa: E402
-from visionpipe_edge.loop import DetectionLoop  # noqa: E402
-from visionpipe_edge.uploader import BackgroundUploader  # noqa: E402
-
-from tests.device.photos import face_frames, no_face_frames, write_video  # noqa: E402
+from visionpipe.components import SHIPPED_MODEL_DIR
+from visionpipe.face_footage import face_frames, no_face_frames, write_video
 
 BUCKET = "visionpipe-detections-bench"
 
@@ -152,7 +148,7 @@ def main() -> int:
         settings = EdgeSettings(
             source=str(video),
             loop_source=True,
-            model_dir=str(REPO_MODEL_DIR),
+            model_dir=str(SHIPPED_MODEL_DIR),
             device_name="bench-cam",
             bucket=BUCKET,
             upload_interval=1.0,

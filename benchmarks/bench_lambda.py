@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_lambda.py [--quick] [--baseline REF] [--json .bench/lambda.json]
 
 The local stack (moto's server, resources from template.yaml, the onnx model provisioned) gives
-the AWS side; its S3 routing is paused so only the measured process handles the events. Each
+the AWS side; its buckets' notifications are removed so only the measured process handles events. Each
 function then runs in a fresh process (benchmarks/lambda_child.py) with exactly the environment
 Lambda gives it (template variables resolved, reserved variables, LAMBDA_TASK_ROOT, active
 tracing with a trace header per invocation), on representative inputs:
@@ -110,16 +110,23 @@ def memory_size(peak_mb: float) -> int:
 
 class Bench:
     def __init__(self, stack, quick: bool, model_dir: Path):
-        from visionpipe.local.functions import local_credentials
+        from visionpipe.template import TEMPLATE_PATH, load_template
 
         self.stack = stack
+        self.template = load_template(TEMPLATE_PATH)  # as written: layers and their requirements
         self.quick = quick
         self.model_dir = model_dir
         self.floors: dict[str, dict] = {}
         self.outputs = stack.outputs()
         self.s3 = stack.client("s3")
-        self.local = local_credentials(stack.endpoint_url, "us-east-1")
         self.work = Path(tempfile.mkdtemp(prefix="bench-lambda-"))
+
+    def silence_notifications(self) -> None:
+        """No S3 event reaches the stack's in-process handlers: the measured process gets them instead."""
+        for output in ("ImageBucketName", "VideoBucketName", "DetectionsBucketName"):
+            self.s3.put_bucket_notification_configuration(
+                Bucket=self.outputs[output], NotificationConfiguration={}
+            )
 
     def put(self, bucket: str, key: str, body: bytes) -> dict:
         response = self.s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -142,8 +149,8 @@ class Bench:
         return figures[0], figures[1]
 
     def environment(self, logical_id: str, extra: dict | None = None, pythonpath: str = "") -> dict:
-        function = self.stack.function(logical_id)
-        env = {k: v for k, v in function.environment(self.local).items() if k != "POWERTOOLS_TRACE_DISABLED"}
+        function = self.stack.functions[logical_id]
+        env = {k: v for k, v in function.environment().items() if k != "POWERTOOLS_TRACE_DISABLED"}
         env.update(
             PATH=os.environ["PATH"],
             HOME=os.environ.get("HOME", "/tmp"),
@@ -176,7 +183,7 @@ class Bench:
 
     def allowed(self, logical_id: str) -> list[str]:
         """The distributions the function's package holds: the runtime's and its layers' requirements."""
-        template = self.stack.template
+        template = self.template
         refs = list(template.get("Globals", {}).get("Function", {}).get("Layers") or [])
         refs += template["Resources"][logical_id]["Properties"].get("Layers") or []
         allowed = list(RUNTIME_PACKAGES)
@@ -223,7 +230,7 @@ class Bench:
         code_dir: Path | None = None,
         pythonpath: str = "",
     ) -> dict:
-        function = self.stack.function(logical_id)
+        function = self.stack.functions[logical_id]
         spec = {
             "code_dir": str(code_dir or function.code_dir),
             "handler": function.handler,
@@ -530,17 +537,16 @@ def main() -> int:
     args.warm, args.large, args.pairs = (8, 2, 1) if args.quick else (12, 3, 2)
 
     from visionpipe.local import model as local_model
-    from visionpipe.local.stack import LocalStack
+    from visionpipe.local.stack import OfflineStack
 
     model_dir = local_model.ensure_model(quiet=True)
     baseline = baseline_tree(args.baseline) if args.baseline else None
 
     python_start = min(interpreter_start() for _ in range(3))
 
-    with contextlib.redirect_stdout(io.StringIO()), LocalStack(model_dir=model_dir) as stack:
-        for poller in getattr(stack, "pollers", []):  # only the measured process handles events
-            poller.stop()
+    with contextlib.redirect_stdout(io.StringIO()), OfflineStack(model_dir=model_dir) as stack:
         bench = Bench(stack, args.quick, model_dir)
+        bench.silence_notifications()  # only the measured process handles the events
         results = {"DetectAnomalyFunction": detect_anomaly(bench, args, baseline)}
         results["FrameCaptureFunction"] = frame_capture(bench, args)
         results["TweetDetectionFunction"] = tweet_detection(bench, args)

@@ -134,7 +134,7 @@ def main() -> int:
     hooks.install()  # before the stack loads the handlers: their module-level clients get the hooks
 
     from visionpipe.local import model as local_model
-    from visionpipe.local.stack import LocalStack
+    from visionpipe.local.stack import OfflineStack
 
     data_dir = local_model.generate_sample_data(local_model.DEFAULT_DATA_DIR)
     model_dir = local_model.ensure_model(quiet=True)
@@ -145,7 +145,7 @@ def main() -> int:
     ]
     bodies = {path: path.read_bytes() for path in paths}
 
-    with contextlib.redirect_stdout(io.StringIO()), LocalStack(model_dir=model_dir) as stack:
+    with contextlib.redirect_stdout(io.StringIO()), OfflineStack(model_dir=model_dir) as stack:
         outputs = stack.outputs()
         hooks.results_table = outputs["ResultsTableName"]
         s3 = stack.client("s3")

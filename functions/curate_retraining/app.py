@@ -33,7 +33,7 @@ metrics = handler.metrics
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    results = handler.process_event(event, context)
+    results = handler.process_event(event)
     # Even when an object failed, the approvals already counted may complete a round.
     decision = rounds.maybe_start(trigger=f"curate_retraining:{context.aws_request_id}")
     if decision.started:

@@ -2,12 +2,16 @@
 
 import json
 import threading
+import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
+from support.arbitrary import FUZZ, documents
+from support.curation_stack import DETECTIONS_BUCKET, CurationStack, atomic_dynamodb_requests
 from support.images import encode, jpeg_bytes, png_bytes, textured_rgb
 from support.lambda_context import FakeLambdaContext
-from support.retraining_stack import DETECTIONS_BUCKET, RetrainingStack, atomic_dynamodb_requests
 from support.training_data import annotation_bytes
 
 from visionpipe.template import load_template
@@ -40,8 +44,8 @@ def test_environment_matches_the_template():
 
 @pytest.fixture
 def stack(monkeypatch):
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield RetrainingStack(monkeypatch, threshold=3, auto_approve=False)
+    with mock_aws():
+        yield CurationStack(monkeypatch, threshold=3, auto_approve=False)
 
 
 def curate(stack, name, image, annotation):
@@ -122,6 +126,27 @@ def test_class_ids_follow_the_class_map_by_name(stack):
             annotation_bytes("other.jpg", 64, 48, [(0, 2, 3, 20, 20)], {0: "thumbs-up"}),
             "raw image raw_images/other.jpg not found",
         ),
+        # Inputs that once escaped as ValueError/OverflowError/RecursionError (retried, then parked):
+        (
+            jpeg_bytes(64, 48),
+            annotation_bytes(f"{NAME}.jpg", 64, 48, [(0, 2, 3, 20, 20)], {0: "thumbs-up"}).replace(
+                b'"left": 2', b'"left": NaN'
+            ),
+            "NaN is not allowed",
+        ),
+        (
+            jpeg_bytes(64, 48),
+            annotation_bytes(f"{NAME}.jpg", 64, 48, [(0, 2, 3, 20, 20)], {0: "thumbs-up"}).replace(
+                b'"width": 20', b'"width": 1e999'
+            ),
+            "out of range",
+        ),
+        (jpeg_bytes(64, 48), b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (
+            jpeg_bytes(64, 48),
+            annotation_bytes(f"{NAME}.jpg", 64, 48, [(0, 2, 3, 20, 20)] * 14_000, {0: "thumbs-up"}),
+            "over the limit",
+        ),
     ],
 )
 def test_invalid_annotations_are_rejected_with_the_reason(stack, image, annotation, reason):
@@ -183,8 +208,8 @@ def test_test_events_and_foreign_events_record_nothing(stack):
 
 
 def test_concurrent_events_at_the_threshold_start_exactly_one_execution(monkeypatch):
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
-        stack = RetrainingStack(monkeypatch, threshold=5, auto_approve=True)
+    with mock_aws():
+        stack = CurationStack(monkeypatch, threshold=5, auto_approve=True)
         atomic_dynamodb_requests(monkeypatch)
         module = stack.curator()
         events = [
@@ -223,7 +248,7 @@ def test_concurrent_events_at_the_threshold_start_exactly_one_execution(monkeypa
 
 def test_start_once_under_many_threads_calling_maybe_start(monkeypatch):
     with mock_aws():
-        stack = RetrainingStack(monkeypatch, threshold=2, auto_approve=False)
+        stack = CurationStack(monkeypatch, threshold=2, auto_approve=False)
         atomic_dynamodb_requests(monkeypatch)
         stack.table.put_item(Item={"pk": "round#state", "approved": 4})
         rounds = RetrainingRounds(stack.table, stack.sfn, stack.state_machine_arn, 2)
@@ -244,3 +269,23 @@ def test_start_once_under_many_threads_calling_maybe_start(monkeypatch):
         assert rounds.finish(1, {"outcome": "kept"}) is True
         assert rounds.finish(1, {"outcome": "kept"}) is False  # closing twice changes nothing
         assert rounds.state().running is None
+
+
+@FUZZ
+@given(
+    annotation=documents(
+        {
+            "file": st.just(f"{NAME}.jpg") | st.text(max_size=20),
+            "image_size": st.lists(st.fixed_dictionaries({"width": st.floats(), "height": st.integers()})),
+            "annotations": st.lists(
+                st.dictionaries(st.sampled_from(["class_id", "left", "width"]), st.floats())
+            ),
+            "categories": st.lists(st.fixed_dictionaries({"class_id": st.integers(), "name": st.text()})),
+        }
+    )
+)
+def test_any_annotation_ends_as_one_candidate_and_never_fails_the_invocation(stack, annotation):
+    name = f"raw_office-cam-1_2026{uuid.uuid4().int % 10**8:08d}-083114"
+    (outcome,) = curate(stack, name, jpeg_bytes(64, 48), annotation)["candidates"]
+    candidate = CandidateStore(stack.table).get(name)
+    assert candidate is not None and candidate.status == outcome["status"] in ("pending", "rejected")

@@ -2,47 +2,38 @@
 
 import copy
 import json
+import uuid
 from urllib.parse import quote_plus
 
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
+from support.arbitrary import FUZZ, documents
 from support.images import encode, jpeg_bytes, png_bytes, textured_rgb
 from support.lambda_context import FakeLambdaContext
 from support.onnx_models import brightness_metadata, mean_brightness_model
+from support.template_environment import template_environment
 
 from visionpipe.lambda_loader import load_handler_module
-from visionpipe.template import REPO_ROOT, load_template, table_definition
+from visionpipe.template import REPO_ROOT, table_definition
 
 EVENTS = REPO_ROOT / "events"
 IMAGE_BUCKET = "visionpipe-images-example"  # the bucket named in events/*.json
 VIDEO_BUCKET = "visionpipe-videos-example"
-ENVIRONMENT = {
-    "POWERTOOLS_SERVICE_NAME": "detect_anomaly",
-    "RESULTS_TABLE": "results",
-    "RESULTS_BUCKET": "results-bucket",
-    "IDEMPOTENCY_TABLE": "idempotency",
-    "DETECTOR_BACKEND": "onnx",
-    "MODEL_BUCKET": "model-bucket",
-    "MODEL_PREFIX_PARAMETER": "/visionpipe/anomaly/model-prefix",
-    "SAGEMAKER_ENDPOINT_NAME": "",
-    "SAGEMAKER_THRESHOLD": "0.5",
-    "REKOGNITION_PROJECT_VERSION_ARN": "",
-    "REKOGNITION_ANOMALY_LABEL": "anomaly",
-    "REKOGNITION_MIN_CONFIDENCE": "50",
-    "MAX_IMAGE_PIXELS": "1000000",
-    "MAX_IMAGE_BYTES": "5000000",
-    "FRAME_INTERVAL_SECONDS": "5",
-    "VIDEO_BUCKET": VIDEO_BUCKET,
-}
-
-
-def test_environment_here_is_the_one_the_template_gives():
-    template_env = load_template()["Resources"]["DetectAnomalyFunction"]["Properties"]["Environment"][
-        "Variables"
-    ]
-    assert set(template_env) == set(ENVIRONMENT)
+ENVIRONMENT = template_environment(
+    "DetectAnomalyFunction",
+    {
+        "ResultsTable": "results",
+        "ResultsBucket": "results-bucket",
+        "ModelBucket": "model-bucket",
+        "ModelPrefixParameter": "/visionpipe/anomaly/model-prefix",
+    },
+    MaxImagePixels="1000000",
+    MaxImageBytes="5000000",
+)
 
 
 class Stack:
@@ -93,7 +84,6 @@ def stack(monkeypatch):
         )
         dynamodb = boto3.resource("dynamodb")
         table = dynamodb.create_table(TableName="results", **table_definition("ResultsTable"))
-        dynamodb.create_table(TableName="idempotency", **table_definition("IdempotencyTable"))
         yield Stack(load_handler_module("detect_anomaly"), s3, table)
 
 
@@ -146,15 +136,45 @@ def test_duplicate_delivery_writes_one_item(stack):
     assert len(stack.items_for("dup.jpg")) == 1
 
 
-def test_duplicate_after_idempotency_expiry_still_writes_one_item(stack):
+def test_a_duplicate_finds_the_item_and_restores_a_lost_result_document(stack):
     event = stack.upload("image_inputs/late-dup.jpg", jpeg_bytes())
-    stack.invoke(event)
-    idempotency = boto3.resource("dynamodb").Table("idempotency")
-    records = idempotency.scan()["Items"]
-    assert len(records) == 1
-    idempotency.delete_item(Key={"id": records[0]["id"]})  # as if its TTL had passed
-    stack.invoke(copy.deepcopy(event))
-    assert len(stack.items_for("late-dup.jpg")) == 1
+    (first,) = stack.invoke(event)["outcomes"]
+    (item,) = stack.items_for("late-dup.jpg")
+    # As if the function had stopped between its two writes: the item is there, its document is not.
+    stack.s3.delete_object(Bucket="results-bucket", Key=item["ResultKey"])
+    (again,) = stack.invoke(copy.deepcopy(event))["outcomes"]
+    assert first["recorded"] and not again["recorded"] and again["request_id"] == first["request_id"]
+    assert stack.items_for("late-dup.jpg") == [item]
+    document = json.loads(stack.s3.get_object(Bucket="results-bucket", Key=item["ResultKey"])["Body"].read())
+    assert document["Date"] == item["Date"] and document["Confidence"] == item["Confidence"]  # the stored one
+
+
+def test_a_lost_reply_after_the_item_committed_is_not_a_duplicate_nor_an_error(stack):
+    """The put commits, its reply is lost, the SDK sends it again: the retry finds its own item."""
+    client = stack.module.flow._store._table.meta.client
+
+    def lose_the_first_reply(attempts, **kwargs):
+        return 0 if attempts == 1 else None  # retry at once, as botocore does after a 5xx or reset
+
+    client.meta.events.register_first("needs-retry.dynamodb.PutItem", lose_the_first_reply)
+    try:
+        event = stack.upload("image_inputs/lost-reply.jpg", jpeg_bytes())
+        (outcome,) = stack.invoke(event)["outcomes"]
+    finally:
+        client.meta.events.unregister("needs-retry.dynamodb.PutItem", lose_the_first_reply)
+    (item,) = stack.items_for("lost-reply.jpg")
+    assert outcome["status"] == "OK" and outcome["recorded"] and item["Status"] == "OK"
+    document = json.loads(stack.s3.get_object(Bucket="results-bucket", Key=item["ResultKey"])["Body"].read())
+    assert document["RequestID"] == item["RequestID"] and document["Date"] == item["Date"]
+
+
+def test_a_result_key_that_would_pass_s3s_key_limit_is_filed_under_a_digest(stack):
+    name = "é" * 480 + ".jpg"  # 964 bytes: the upload fits, results/<key>/<id>.json would not
+    (outcome,) = stack.invoke(stack.upload(f"image_inputs/{name}", jpeg_bytes()))["outcomes"]
+    (item,) = stack.items_for(name)
+    assert item["Status"] == "OK" and item["ResultKey"].startswith("results/_long-keys/")
+    assert len(item["ResultKey"].encode()) <= 1024 and item["Key"] == f"image_inputs/{name}"
+    stack.s3.head_object(Bucket="results-bucket", Key=item["ResultKey"])
 
 
 def test_reupload_of_the_same_name_gets_its_own_verdict(stack):
@@ -274,3 +294,20 @@ def test_sample_events_drive_the_handler(stack):
     assert result["outcomes"][0]["status"] == "OK"
     (item,) = stack.items_for("line 3_frame.0000002.jpg")
     assert item["SourceVideoKey"] == "video_inputs/line 3.mp4"
+
+
+@FUZZ
+@given(
+    body=documents({}) | st.sampled_from([b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n" + b"\x00" * 30]),
+    metadata=st.dictionaries(
+        st.sampled_from(["frame-time", "source-key", "source-bucket"]),
+        st.text(alphabet="abcnif0123456789.-/"),
+    ),
+)
+def test_any_upload_ends_as_one_item_and_never_fails_the_invocation(stack, body, metadata):
+    name = f"fuzz-{uuid.uuid4().hex[:8]}.jpg"
+    event = stack.upload(f"image_inputs/{name}", body, Metadata=metadata)
+    (outcome,) = stack.invoke(event)["outcomes"]  # raising here would retry, then park the event
+    (item,) = stack.items_for(name)
+    assert item["Status"] == outcome["status"] and "SourceVideoKey" not in item  # metadata is not trusted
+    stack.s3.head_object(Bucket="results-bucket", Key=item["ResultKey"])

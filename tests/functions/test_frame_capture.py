@@ -6,6 +6,7 @@ detect_anomaly (run in-process on each frame, as the image bucket's notification
 """
 
 import json
+import uuid
 from urllib.parse import quote_plus
 
 import boto3
@@ -13,59 +14,38 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
+from support.arbitrary import FUZZ, documents
 from support.images import jpeg_bytes
 from support.lambda_context import FakeLambdaContext
 from support.onnx_models import brightness_metadata, mean_brightness_model
+from support.template_environment import template_environment
 
 from visionpipe.lambda_loader import load_handler_module
 from visionpipe.synthetic_video import ClipSpec, write_clip
-from visionpipe.template import REPO_ROOT, load_template, table_definition
+from visionpipe.template import REPO_ROOT, table_definition
 
 EVENTS = REPO_ROOT / "events"
 VIDEO_BUCKET = "visionpipe-videos-example"  # the buckets named in events/*.json
 IMAGE_BUCKET = "visionpipe-images-example"
 RESULTS_BUCKET = "results-bucket"
-FRAME_CAPTURE_ENV = {
-    "POWERTOOLS_SERVICE_NAME": "frame_capture",
-    "FRAME_CAPTURE_ENGINE": "opencv",
-    "VIDEO_BUCKET": VIDEO_BUCKET,
-    "IMAGE_BUCKET": IMAGE_BUCKET,
-    "RESULTS_TABLE": "results",
-    "RESULTS_BUCKET": RESULTS_BUCKET,
-    "IDEMPOTENCY_TABLE": "idempotency",
-    "FRAME_INTERVAL_SECONDS": "5",
-    "MAX_CAPTURES": "4",
-    "FRAME_WIDTH": "500",
-    "FRAME_HEIGHT": "500",
-    "JPEG_QUALITY": "80",
-    "PROXY_OUTPUT": "false",
-    "PROXY_PREFIX": "proxies/",
-    "MEDIACONVERT_ENDPOINT": "https://mediaconvert.us-east-1.amazonaws.com",
-    "MEDIACONVERT_ROLE_ARN": "arn:aws:iam::123456789012:role/visionpipe-MediaConvertRole-ABC",
-    "MEDIACONVERT_QUEUE_ARN": "arn:aws:mediaconvert:us-east-1:123456789012:queues/Default",
-    "STACK_NAME": "visionpipe",
-    "MAX_VIDEO_DOWNLOAD_BYTES": "1610612736",
+RESOURCES = {
+    "ResultsTable": "results",
+    "ResultsBucket": RESULTS_BUCKET,
+    "ModelBucket": "model-bucket",
+    "ModelPrefixParameter": "/visionpipe/anomaly/model-prefix",
+    "MediaConvertRole": {
+        "Ref": "visionpipe-MediaConvertRole-ABC",
+        "Arn": "arn:aws:iam::123456789012:role/visionpipe-MediaConvertRole-ABC",
+    },
 }
+FRAME_CAPTURE_ENV = template_environment("FrameCaptureFunction", RESOURCES, FrameCaptureEngine="opencv")
 LOCAL_ONLY = {"OPENCV_READ_MODE": "download"}  # moto in-process serves no URLs FFmpeg could stream
-DETECT_ANOMALY_ENV = {
-    "POWERTOOLS_SERVICE_NAME": "detect_anomaly",
-    "RESULTS_TABLE": "results",
-    "RESULTS_BUCKET": RESULTS_BUCKET,
-    "IDEMPOTENCY_TABLE": "idempotency",
-    "DETECTOR_BACKEND": "onnx",
-    "MODEL_BUCKET": "model-bucket",
-    "MODEL_PREFIX_PARAMETER": "/visionpipe/anomaly/model-prefix",
-    "MAX_IMAGE_PIXELS": "1000000",
-    "MAX_IMAGE_BYTES": "5000000",
-    "FRAME_INTERVAL_SECONDS": "5",
-    "VIDEO_BUCKET": VIDEO_BUCKET,
-}
-
-
-def test_environment_here_is_the_one_the_template_gives():
-    variables = load_template()["Resources"]["FrameCaptureFunction"]["Properties"]["Environment"]["Variables"]
-    assert set(variables) == set(FRAME_CAPTURE_ENV)
+DETECT_ANOMALY_ENV = template_environment(
+    "DetectAnomalyFunction", RESOURCES, MaxImagePixels="1000000", MaxImageBytes="5000000"
+)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +132,6 @@ def stack(monkeypatch):
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         dynamodb = boto3.resource("dynamodb")
         table = dynamodb.create_table(TableName="results", **table_definition("ResultsTable"))
-        dynamodb.create_table(TableName="idempotency", **table_definition("IdempotencyTable"))
         stack = Stack(s3, table, monkeypatch)
         stack.load("frame_capture", {**FRAME_CAPTURE_ENV, **LOCAL_ONLY})
         yield stack
@@ -204,9 +183,10 @@ def test_twenty_second_phone_clip_becomes_four_frames_and_four_verdicts_linked_t
 
 def test_duplicate_delivery_captures_once(stack, short_clip):
     event = stack.upload(VIDEO_BUCKET, "video_inputs/short.mp4", short_clip)
-    first = stack.capture(event)
-    again = stack.capture(event)
-    assert first == again
+    (first,) = stack.capture(event)["outcomes"]
+    (again,) = stack.capture(event)["outcomes"]
+    assert first["recorded"] and not again["recorded"]  # the duplicate found its frames: counts nothing
+    assert {**again, "recorded": True} == first
     versions = stack.s3.list_object_versions(Bucket=IMAGE_BUCKET)["Versions"]
     assert len(versions) == 1  # one frame, written once
 
@@ -340,3 +320,14 @@ def test_sample_event_drives_the_handler(stack, short_clip):
     (outcome,) = stack.capture(event)["outcomes"]
     assert outcome["status"] == "CAPTURED"
     assert stack.frame_keys() == ["video_inputs/line 3/phone clip 01.mp4/phone clip 01_frame.0000000.jpg"]
+
+
+@FUZZ
+@given(body=documents({}) | st.binary(min_size=8, max_size=64).map(lambda b: b"\x00\x00\x00\x20ftypisom" + b))
+def test_any_video_upload_ends_as_one_outcome_and_never_fails_the_invocation(stack, body):
+    name = f"fuzz-{uuid.uuid4().hex[:8]}.mp4"
+    (outcome,) = stack.capture(stack.upload(VIDEO_BUCKET, f"video_inputs/{name}", body))["outcomes"]
+    assert outcome["status"] in ("CAPTURED", "FAILED")
+    if outcome["status"] == "FAILED":
+        (item,) = stack.items_for(name)
+        assert item["Reason"] == outcome["reason"]

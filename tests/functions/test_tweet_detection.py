@@ -9,15 +9,20 @@ import json
 import re
 import threading
 import time
+import uuid
 from urllib.parse import quote_plus
 
 import boto3
 import pytest
 import responses
 from aws_lambda_powertools.utilities import parameters
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
+from support.arbitrary import FUZZ, documents
 from support.images import jpeg_bytes
 from support.lambda_context import FakeLambdaContext
+from support.template_environment import template_environment
 from support.tweets import (
     CREDENTIALS,
     DUPLICATE,
@@ -46,31 +51,14 @@ from visionpipe_common.tweets.x_api import XAuthorizationError, XTransientError
 
 EVENTS = REPO_ROOT / "events"
 BUCKET = "visionpipe-detections-example"  # the bucket named in events/tweet_detection.json
-ENVIRONMENT = {
-    "POWERTOOLS_SERVICE_NAME": "tweet_detection",
-    "DETECTIONS_BUCKET": BUCKET,
-    "COOLDOWN_TABLE": "tweet-cooldown",
-    "COOLDOWN_SECONDS": "60",
-    "IDEMPOTENCY_TABLE": "idempotency",
-    "X_SECRET_ARN": "",
-    "SECRET_MAX_AGE_SECONDS": "300",
-    "ATTACH_IMAGE": "false",
-    "TWEET_TEMPLATE": "Botchitecture report at {time} (UTC): {message} {hashtags}",
-    "TWEET_MESSAGES": (
-        "Coffee Time!|Having a great day, enjoying some great coffee!|This coffee deserves a thumbs up!"
-    ),
-    "TWEET_HASHTAGS": "botchitecture,{device}",
-}
+ENVIRONMENT = template_environment("TweetDetectionFunction", {"TweetCooldownTable": "tweet-cooldown"})
 ORIGINAL_FORM = re.compile(
     r"^Botchitecture report at 08:31 \(UTC\): (?P<message>.+) #botchitecture #office_cam_1$"
 )
 
 
 def test_environment_here_is_the_one_the_template_gives():
-    template_env = load_template()["Resources"]["TweetDetectionFunction"]["Properties"]["Environment"][
-        "Variables"
-    ]
-    assert set(template_env) == set(ENVIRONMENT)
+    assert ENVIRONMENT["DETECTIONS_BUCKET"] == BUCKET
     parameters_ = load_template()["Parameters"]
     assert parameters_["TweetTemplate"]["Default"] == ENVIRONMENT["TWEET_TEMPLATE"]
     assert parameters_["TweetMessages"]["Default"] == ENVIRONMENT["TWEET_MESSAGES"]
@@ -103,19 +91,18 @@ class Stack:
         return self.module.lambda_handler(event, FakeLambdaContext())
 
     def keys(self, prefix: str = "outbox/") -> list[str]:
+        """Outbox entries under prefix; by default tweets and failures (not suppressed/duplicates)."""
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+        keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+        if prefix == "outbox/":
+            keys = [k for k in keys if not k.startswith(("outbox/suppressed/", "outbox/duplicates/"))]
+        return keys
 
     def document(self, key: str) -> dict:
         return json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
     def cooldown_item(self, device: str = "office-cam-1") -> dict | None:
         return self.ddb.get_item(TableName="tweet-cooldown", Key={"DeviceId": {"S": device}}).get("Item")
-
-    def forget_deliveries(self) -> None:
-        """Empty the idempotency table, as if its records had expired."""
-        for item in self.ddb.scan(TableName="idempotency")["Items"]:
-            self.ddb.delete_item(TableName="idempotency", Key={"id": item["id"]})
 
 
 @pytest.fixture
@@ -126,7 +113,6 @@ def make_stack(monkeypatch):
         s3.create_bucket(Bucket=BUCKET)
         ddb = boto3.client("dynamodb")
         ddb.create_table(TableName="tweet-cooldown", **table_definition("TweetCooldownTable"))
-        ddb.create_table(TableName="idempotency", **table_definition("IdempotencyTable"))
 
         def make(secret: bool = False, **overrides) -> Stack:
             arn = ""
@@ -207,6 +193,7 @@ def test_a_second_record_within_the_cooldown_makes_no_tweet(stack, no_network):
 
     assert second["status"] == "SUPPRESSED" and "cooling down" in second["reason"]
     assert len(stack.keys()) == 1
+    assert stack.keys("outbox/suppressed/") == [second["outbox_key"]]  # its outcome, findable
 
 
 def test_other_devices_are_not_held_back(stack, no_network):
@@ -247,19 +234,20 @@ def test_concurrent_records_for_one_device_make_exactly_one_tweet(stack, no_netw
     assert len(stack.keys("outbox/dry-run/")) == 1
 
 
-def test_a_duplicate_delivery_returns_the_first_outcome_and_tweets_nothing(stack, no_network):
+def test_a_duplicate_delivery_tweets_nothing_and_says_so_in_the_outbox(stack, no_network):
     event = stack.drop_record()
-    first = stack.invoke(event)
-    again = stack.invoke(copy.deepcopy(event))
+    (first,) = stack.invoke(event)["outcomes"]
+    (again,) = stack.invoke(copy.deepcopy(event))["outcomes"]
 
-    assert again == first
+    assert first["status"] == "DRY_RUN" and again["status"] == "DUPLICATE"
     assert len(stack.keys()) == 1
+    assert stack.keys("outbox/duplicates/") == [again["outbox_key"]]
+    assert stack.document(again["outbox_key"])["record"] == first["record"]
 
 
-def test_a_duplicate_after_the_delivery_records_expired_is_still_not_tweeted(stack, no_network):
+def test_a_late_duplicate_is_still_not_tweeted(stack, no_network):
     event = stack.drop_record()
     stack.invoke(event)
-    stack.forget_deliveries()  # idempotency gone: the cooldown item still knows this record
 
     (again,) = stack.invoke(event)["outcomes"]
     assert again["status"] == "DUPLICATE" and len(stack.keys()) == 1
@@ -526,3 +514,26 @@ def test_failed_events_go_to_the_failed_events_queue():
     assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": ["FailedEventsQueue", "Arn"]
     }
+
+
+# ---------------------------------------------------------------- arbitrary input
+
+
+@FUZZ
+@given(
+    body=documents(
+        {
+            "device_id": st.text(max_size=30),
+            "time_utc": st.text(max_size=40),
+            "timestamp": st.text(max_size=20),
+            "objects": st.lists(
+                st.fixed_dictionaries({"object": st.text(max_size=10), "confidence": st.floats()}), max_size=3
+            ),
+        }
+    )
+)
+def test_any_record_ends_as_one_outbox_entry_and_never_fails_the_invocation(stack, no_network, body):
+    event = stack.upload(f"json/record_fuzz-{uuid.uuid4().hex[:8]}_20261121-083114.json", body)
+    (outcome,) = stack.invoke(event)["outcomes"]  # raising here would retry, then park the event
+    assert outcome["status"] in ("DRY_RUN", "SUPPRESSED", "DUPLICATE", "FAILED")
+    stack.document(outcome["outbox_key"])  # its entry exists

@@ -204,7 +204,7 @@ def test_transient_failure_lands_in_failed_events_queue_and_replay_recovers(loca
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.endpoint_url)
     assert main(["replay", "--queue-url", queue_url]) == 0
-    assert "1 event(s) replayed" in capsys.readouterr().out
+    assert "1 event(s) replayed, 0 failed again (left parked), 0 remain" in capsys.readouterr().out
     item = one_item(local_stack, file_name)
     assert item["Status"] == "OK"
     assert (
@@ -215,3 +215,47 @@ def test_transient_failure_lands_in_failed_events_queue_and_replay_recovers(loca
         )
         == 0
     )
+
+
+def test_replay_replays_each_parked_message_once_and_says_what_remains(local_stack, monkeypatch, capsys):
+    """Poison messages (they fail on every try) are tried once per run, counted, and left or moved."""
+    outputs, sqs = local_stack.outputs, local_stack.client("sqs")
+    queue_url = outputs["FailedEventsQueueUrl"]
+    dead_letter = sqs.create_queue(QueueName=f"replay-dead-letter-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    function_arn = local_stack.client("lambda").get_function(
+        FunctionName=outputs["DetectAnomalyFunctionName"]
+    )["Configuration"]["FunctionArn"]
+    bucket = outputs["ImageBucketName"]
+    image = jpeg_bytes(seed=5)
+    for _ in range(11):
+        key = f"image_inputs/{unique('poison.jpg')}"
+        upload(local_stack, key, image)
+        # Judged fine once the results table is back; until then every try fails (ResourceNotFound).
+        record = {
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key.replace(" ", "+"), "size": len(image)}}
+        }
+        body = {
+            "requestContext": {"functionArn": f"{function_arn}:$LATEST"},
+            "requestPayload": {"Records": [record]},
+        }
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+    local_stack.wait_idle()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.endpoint_url)
+    dynamodb, table_name = local_stack.client("dynamodb"), outputs["ResultsTableName"]
+    backup = {i["RequestID"]["S"]: i for i in dynamodb.scan(TableName=table_name)["Items"]}
+    dynamodb.delete_table(TableName=table_name)
+    try:
+        assert main(["replay", "--queue-url", queue_url, "--max", "60"]) == 1
+        out = capsys.readouterr().out
+        assert out.count("replaying to") == 11 and out.count("failed again:") == 11
+        assert "0 event(s) replayed, 11 failed again (left parked), 11 remain in the queue" in out
+        assert main(["replay", "--queue-url", queue_url, "--max", "3", "--dead-letter", dead_letter]) == 1
+        assert "3 failed again (moved to the dead-letter queue), 8 remain" in capsys.readouterr().out
+    finally:
+        dynamodb.create_table(TableName=table_name, **table_definition("ResultsTable"))
+        for item in backup.values():
+            dynamodb.put_item(TableName=table_name, Item=item)
+    assert main(["replay", "--queue-url", queue_url, "--max", "60"]) == 0
+    assert "8 event(s) replayed, 0 failed again (left parked), 0 remain" in capsys.readouterr().out
+    moved = sqs.receive_message(QueueUrl=dead_letter, MaxNumberOfMessages=10)["Messages"]
+    assert len(moved) == 3

@@ -1,7 +1,9 @@
 """AWS clients for every function: one retry policy, clients made once per container.
 
-Standard mode retries throttling, 5xx and connection errors with backoff (4 attempts in all)
+Standard mode retries throttling, 5xx and connection errors with backoff (5 attempts in all)
 before the error reaches the flow, which then fails the invocation so Lambda retries the event.
+Five, not the SDK's default three: a failed invocation re-runs the whole event (read, decode,
+inference), a retried call costs only that call.
 https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import boto3
 from botocore.config import Config
 
-RETRIES = Config(retries={"mode": "standard", "max_attempts": 4})
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 def client(service: str, **kwargs):

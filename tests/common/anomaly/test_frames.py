@@ -12,11 +12,30 @@ def test_source_is_parsed_back_from_the_key():
     assert frame_source(key, {}, "videos", 5.0) == FrameSource("videos", "video_inputs/site/line 3.mp4", 15.0)
 
 
-def test_object_metadata_wins_over_the_key():
-    metadata = {"source-bucket": "other", "source-key": "video_inputs/x.mkv", "frame-time": "2.5"}
-    assert frame_source("video_inputs/anything.jpg", metadata, "videos", 5.0) == FrameSource(
-        "other", "video_inputs/x.mkv", 2.5
-    )
+def test_the_captures_own_metadata_gives_the_exact_time():
+    key = frame_key("video_inputs/x.mkv", 1)
+    metadata = {"source-bucket": "videos", "source-key": "video_inputs/x.mkv", "frame-time": "2.5"}
+    assert frame_source(key, metadata, "videos", 5.0) == FrameSource("videos", "video_inputs/x.mkv", 2.5)
+
+
+def test_provenance_metadata_that_disagrees_with_the_key_is_not_trusted():
+    key = frame_key("video_inputs/x.mkv", 1)
+    from_key = FrameSource("videos", "video_inputs/x.mkv", 5.0)
+    for spoofed in (
+        {"source-bucket": "someone-elses", "source-key": "video_inputs/x.mkv", "frame-time": "2.5"},
+        {"source-bucket": "videos", "source-key": "video_inputs/secret.mp4", "frame-time": "2.5"},
+    ):
+        assert frame_source(key, spoofed, "videos", 5.0) == from_key
+    # An upload outside video_inputs/ is a plain upload, whatever metadata it carries.
+    upload = {"source-bucket": "videos", "source-key": "video_inputs/x.mkv", "frame-time": "2.5"}
+    assert frame_source("image_inputs/x_frame.0000001.jpg", upload, "videos", 5.0) is None
+
+
+def test_an_unusable_frame_time_falls_back_to_the_key():
+    key = frame_key("video_inputs/x.mkv", 2)
+    for bad in ("abc", "nan", "inf", "-1", ""):
+        metadata = {"source-key": "video_inputs/x.mkv", "frame-time": bad}
+        assert frame_source(key, metadata, "videos", 5.0).frame_time == 10.0
 
 
 def test_plain_images_have_no_source():

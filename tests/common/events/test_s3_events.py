@@ -47,3 +47,27 @@ def test_test_event_is_recognised_and_has_a_stand_in_object():
 def test_non_s3_event_is_rejected_with_a_reason():
     with pytest.raises(RejectedInput, match="not an S3 notification"):
         objects_in({"hello": "world"})
+
+
+def test_optional_identity_fields_may_be_absent_and_the_etag_identifies_the_upload():
+    event = load("detect_anomaly_image_upload.json")
+    for field in ("sequencer", "versionId"):
+        del event["Records"][0]["s3"]["object"][field]
+    (obj,) = objects_in(event)
+    assert (obj.sequencer, obj.version_id) == ("", "") and obj.etag
+    assert obj.upload_id == objects_in(event)[0].upload_id
+
+
+@pytest.mark.parametrize(
+    "records", [[{"s3": {}}], [{"s3": {"bucket": {"name": "b"}, "object": {"size": 1}}}], ["text"], [None]]
+)
+def test_malformed_records_are_rejected_not_retried(records):
+    with pytest.raises(RejectedInput, match=r"Records\[0\] is not an S3 object notification"):
+        objects_in({"Records": records})
+
+
+@pytest.mark.parametrize("event", [[], "s3:TestEvent", None, {"Records": "x"}])
+def test_events_that_are_not_objects_are_rejected(event):
+    assert not is_test_event(event)
+    with pytest.raises(RejectedInput, match="not an S3 notification event"):
+        objects_in(event)

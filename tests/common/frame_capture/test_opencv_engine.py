@@ -267,3 +267,25 @@ def test_non_ascii_key_is_left_out_of_metadata_and_found_from_the_frame_key(s3, 
     _, metadata = frame_image(s3, frame["key"])
     assert "source-key" not in metadata
     assert frame_source(frame["key"], metadata, VIDEO_BUCKET, 5).video_key == key
+
+
+class LandsAt:
+    """A decoder whose seeks land at a fixed time (as a truncated file makes FFmpeg do)."""
+
+    def __init__(self, landed_seconds: float):
+        self.landed_ms = landed_seconds * 1000.0
+
+    def get(self, prop):
+        return self.landed_ms if prop == cv2.CAP_PROP_POS_MSEC else 1.0
+
+    def set(self, prop, value):
+        return True
+
+    def read(self):
+        return True, np.zeros((4, 4, 3), np.uint8)
+
+
+@pytest.mark.parametrize(("landed", "kept"), [(10.0, True), (10.9, True), (8.9, False), (5.67, False)])
+def test_a_frame_is_kept_only_when_the_seek_landed_at_its_time(s3, landed, kept):
+    frame = engine(s3)._read_at(LandsAt(landed), 10.0)
+    assert (frame is not None) is kept

@@ -99,6 +99,12 @@ def _without(field):
         ),
         (json.dumps(record(model="ssd")).encode(), "field 'model' must be an object, got str"),
         (b" " * (MAX_RECORD_BYTES + 1), "over the limit"),
+        # Inputs that once escaped as OverflowError / RecursionError (retried, then parked):
+        (json.dumps(record(time_utc="9999-12-31T23:59:59-14:00")).encode(), "'time_utc' is not an ISO 8601"),
+        (json.dumps(record(time_utc="0001-01-01T00:00:00+14:00")).encode(), "'time_utc' is not an ISO 8601"),
+        (b"[" * 100_000 + b"]" * 100_000, "record is not valid JSON"),
+        (b'{"device_id": "a", "objects": [{"object": "x", "confidence": 1e999}]}', "out of range"),
+        (b'{"device_id": "a", "objects": [{"object": "x", "confidence": NaN}]}', "NaN is not allowed"),
     ],
 )
 def test_bad_records_are_rejected_with_a_reason(body, reason):

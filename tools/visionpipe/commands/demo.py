@@ -128,9 +128,9 @@ def step_anomaly_model(demo: Demo) -> None:
 
 
 def step_local_stack(demo: Demo):
-    from visionpipe.local.stack import LocalStack
+    from visionpipe.local.stack import OfflineStack
 
-    stack = LocalStack(port=0, model_dir=demo.work / "model").start()
+    stack = OfflineStack(port=0, model_dir=demo.work / "model").start()
     demo.stack, demo.outputs = stack, stack.outputs()
     demo.say(
         f"moto server at {stack.endpoint_url}; {len(stack.functions)} functions loaded in-process; "

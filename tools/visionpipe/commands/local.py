@@ -49,8 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from visionpipe.local.intrinsics import parse_parameter_overrides
-    from visionpipe.local.stack import LocalStack
+    from visionpipe.local.deployment import parse_parameter_overrides
+    from visionpipe.local.stack import OfflineStack
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -65,7 +65,7 @@ def run_up(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     # Handlers log (Powertools JSON, EMF metrics) to stdout: keep stdout for the READY line only.
     with contextlib.redirect_stdout(sys.stderr):
-        stack = LocalStack(
+        stack = OfflineStack(
             port=args.port,
             model_dir=Path(args.model_dir) if args.model_dir else None,
             parameter_overrides=parse_parameter_overrides(args.parameter_overrides),

@@ -56,13 +56,12 @@ class AnomalyOutcome:
 
 
 def frame_capture_exists(stack) -> bool:
-    """True when a template function takes S3 events from the video bucket."""
+    """True when a function takes S3 events from the video bucket (its notification configuration)."""
     video_bucket = stack.outputs().get("VideoBucketName")
-    for function in stack.functions.values():
-        for event in function.events.values():
-            if event.get("Type") == "S3" and event.get("Properties", {}).get("Bucket") == video_bucket:
-                return True
-    return False
+    if not video_bucket:
+        return False
+    configuration = stack.client("s3").get_bucket_notification_configuration(Bucket=video_bucket)
+    return bool(configuration.get("LambdaFunctionConfigurations"))
 
 
 def plan_uploads(

@@ -10,6 +10,7 @@ so the key alone must be enough.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -48,18 +49,31 @@ def frame_key(video_key: str, index: int) -> str:
 def frame_source(
     key: str, metadata: dict[str, str], video_bucket: str, interval_seconds: float
 ) -> FrameSource | None:
-    """The video a frame came from and its time, or None when the image is not a captured frame."""
-    if META_SOURCE_KEY in metadata:
-        return FrameSource(
-            video_bucket=metadata.get(META_SOURCE_BUCKET, video_bucket),
-            video_key=metadata[META_SOURCE_KEY],
-            frame_time=float(metadata.get(META_FRAME_TIME, 0.0)),
-        )
+    """The video a frame came from and its time, or None when the image is not a captured frame.
+
+    Only what our frame capture wrote is trusted: the key must be a frame key under video_inputs/
+    (the source video follows from it), and the OpenCV engine's metadata is used only where it
+    agrees with the key (same video, in the configured video bucket) and holds a finite time.
+    Anything else, such as an upload under image_inputs/ carrying source-key metadata, is judged
+    as a plain upload.
+    """
     match = _FRAME_KEY.match(key)
     if not match:
         return None
-    return FrameSource(
-        video_bucket=video_bucket,
-        video_key=VIDEO_PREFIX + match["video"],
-        frame_time=int(match["index"]) * interval_seconds,
+    video_key = VIDEO_PREFIX + match["video"]
+    frame_time = int(match["index"]) * interval_seconds
+    written_by_capture = (
+        metadata.get(META_SOURCE_KEY) == video_key
+        and metadata.get(META_SOURCE_BUCKET, video_bucket) == video_bucket
     )
+    if written_by_capture:
+        frame_time = _finite_seconds(metadata.get(META_FRAME_TIME), frame_time)
+    return FrameSource(video_bucket=video_bucket, video_key=video_key, frame_time=frame_time)
+
+
+def _finite_seconds(value: str | None, fallback: float) -> float:
+    try:
+        seconds = float(value) if value is not None else fallback
+    except ValueError:
+        return fallback
+    return seconds if math.isfinite(seconds) and seconds >= 0 else fallback

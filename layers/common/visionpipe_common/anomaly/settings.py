@@ -17,4 +17,3 @@ class AnomalyFlowSettings(EnvironmentSettings):
     max_image_pixels: int = setting("MAX_IMAGE_PIXELS", 40_000_000)
     max_image_bytes: int = setting("MAX_IMAGE_BYTES", 25 * 1024 * 1024)
     frame_interval_seconds: float = setting("FRAME_INTERVAL_SECONDS", 5.0)
-    idempotency_table: str = setting("IDEMPOTENCY_TABLE", "")

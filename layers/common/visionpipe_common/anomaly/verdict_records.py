@@ -15,6 +15,7 @@ from typing import Any
 from visionpipe_common.anomaly.frames import FrameSource
 from visionpipe_common.detectors.base import Verdict
 from visionpipe_common.events.s3_events import S3Object
+from visionpipe_common.limits import derived_key
 
 STATUS_OK = "OK"
 STATUS_FAILED = "FAILED"
@@ -52,7 +53,7 @@ def _provenance_attributes(p: Provenance) -> dict[str, Any]:
 
 def result_key(obj: S3Object, request_id: str, status: str) -> str:
     folder = "results" if status == STATUS_OK else "failures"
-    return f"{folder}/{obj.key}/{request_id}.json"
+    return derived_key(folder, obj.key, f"{request_id}.json")
 
 
 def verdict_item(

@@ -48,29 +48,35 @@ class S3Object:
 
 def is_test_event(event: dict[str, Any]) -> bool:
     """S3 sends {"Event": "s3:TestEvent", ...} (no Records) when a notification is configured."""
-    return event.get("Event") == TEST_EVENT
+    return isinstance(event, dict) and event.get("Event") == TEST_EVENT
 
 
 def objects_in(event: dict[str, Any]) -> list[S3Object]:
     """Every object named by an S3 notification event, in order."""
-    if "Records" not in event or not isinstance(event["Records"], list):
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
         raise RejectedInput("not an S3 notification event (no Records)")
     objects = []
-    for record in S3Event(event).records:
-        s3 = record.s3
-        objects.append(
-            S3Object(
-                bucket=s3.bucket.name,
-                key=unquote_plus(s3.get_object.key),
-                size=int(s3.get_object.size or 0),
-                etag=s3.get_object.etag or "",
-                version_id=s3.get_object.version_id or "",
-                sequencer=s3.get_object.sequencer or "",
-                event_name=record.event_name,
-                event_time=record.event_time,
-            )
-        )
+    for position, record in enumerate(S3Event(event).records):
+        try:
+            objects.append(_object_of(record))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RejectedInput(f"Records[{position}] is not an S3 object notification ({exc!r})") from exc
     return objects
+
+
+def _object_of(record) -> S3Object:
+    s3 = record.s3
+    return S3Object(
+        bucket=s3.bucket.name,
+        key=unquote_plus(s3.get_object.key),
+        size=int(s3.get_object.get("size") or 0),
+        # Optional in notifications (unversioned buckets, other emitters): eTag is the fallback.
+        etag=s3.get_object.get("eTag") or "",
+        version_id=s3.get_object.get("versionId") or "",
+        sequencer=s3.get_object.get("sequencer") or "",
+        event_name=record.event_name,
+        event_time=record.event_time,
+    )
 
 
 def unreadable_event_object(event: dict[str, Any]) -> S3Object:

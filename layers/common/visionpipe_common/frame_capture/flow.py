@@ -26,6 +26,7 @@ from visionpipe_common.events.s3_events import S3Object
 from visionpipe_common.frame_capture.engines import build_engine
 from visionpipe_common.frame_capture.settings import ENGINE_MEDIACONVERT, FrameCaptureSettings
 from visionpipe_common.frame_capture.video_inputs import check_video_upload
+from visionpipe_common.limits import derived_key
 
 logger = Logger(child=True)
 
@@ -34,7 +35,7 @@ STATUS_SUBMITTED = "SUBMITTED"  # mediaconvert: job started, frames follow
 
 
 def capture_document_key(obj: S3Object) -> str:
-    return f"captures/{obj.key}/{obj.upload_id}.json"
+    return derived_key("captures", obj.key, f"{obj.upload_id}.json")
 
 
 def save_capture_document(
@@ -119,10 +120,12 @@ class FrameCaptureFlow:
             "video captured" if status == STATUS_CAPTURED else "video submitted to mediaconvert",
             extra={"s3_uri": obj.uri, "engine": self._engine.name, "frames": len(summary.get("frames", []))},
         )
+        frames = summary.get("frames", [])
         return CaptureOutcome(
             request_id=obj.upload_id,
             status=status,
-            recorded=True,
+            # False: a duplicate delivery, every frame was there already (written once, see the engine)
+            recorded=not frames or any(frame.get("written", True) for frame in frames),
             engine=self._engine.name,
             frames=len(summary["frames"]) if "frames" in summary else None,
             job_id=summary.get("job_id"),

@@ -38,6 +38,9 @@ logger = Logger(child=True)
 # A capture time this close to the end that cannot be read is the end of the stream, not damage
 # (container durations are estimates; the last frame starts one frame period before the end).
 END_TOLERANCE_SECONDS = 0.5
+# A frame this far from the time asked for is another time's frame (a stated bound: at 1 s a seek
+# within one GOP of the usual 0.5-1 s GOPs still passes; a truncated file landing seconds off does not).
+SEEK_TOLERANCE_SECONDS = 1.0
 
 
 class PartialCapture(RejectedInput):
@@ -243,11 +246,23 @@ class OpenCvEngine:
         return captured
 
     def _read_at(self, video, seconds: float):
+        """The frame at `seconds`, or None when the decoder cannot reach it.
+
+        A damaged or truncated file makes the seek land elsewhere (e.g. on the last decodable
+        frame): a frame more than SEEK_TOLERANCE_SECONDS from the time asked for is not that
+        time's frame, and is never stored under its name.
+        """
         cv2 = _cv2()
         if seconds > 0 or video.get(cv2.CAP_PROP_POS_FRAMES) > 0:
             video.set(cv2.CAP_PROP_POS_MSEC, seconds * 1000.0)  # seek: keyframe, then decode forward
         ok, frame = video.read()
-        return frame if ok and frame is not None else None
+        if not ok or frame is None:
+            return None
+        landed = video.get(cv2.CAP_PROP_POS_MSEC) / 1000.0  # the timestamp of the frame just read
+        if abs(landed - seconds) > SEEK_TOLERANCE_SECONDS:
+            logger.warning("seek landed elsewhere", extra={"wanted_s": seconds, "landed_s": round(landed, 3)})
+            return None
+        return frame
 
     def _encode(self, frame) -> bytes:
         cv2 = _cv2()
@@ -265,16 +280,27 @@ class OpenCvEngine:
         if _ascii(obj.key):
             # S3 metadata is ASCII only; without it detect_anomaly maps the frame back from its key.
             metadata[META_SOURCE_KEY] = obj.key
-        self._s3.put_object(
-            Bucket=self._image_bucket,
-            Key=target.key,
-            Body=jpeg,
-            ContentType="image/jpeg",
-            Metadata=metadata,
-        )
+        try:
+            # Written once: a duplicate delivery or a retry finds the frame and adds no new version
+            # (which detect_anomaly would judge again). S3 conditional writes:
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+            self._s3.put_object(
+                Bucket=self._image_bucket,
+                Key=target.key,
+                Body=jpeg,
+                ContentType="image/jpeg",
+                Metadata=metadata,
+                IfNoneMatch="*",
+            )
+            written = True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "PreconditionFailed":
+                raise  # 409 ConditionalRequestConflict (a concurrent writer): retried
+            written = False
         return {
             "index": target.index,
             "time_seconds": target.time_seconds,
             "key": target.key,
             "bytes": len(jpeg),
+            "written": written,
         }

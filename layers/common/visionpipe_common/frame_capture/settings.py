@@ -74,7 +74,6 @@ class FrameCaptureSettings(EnvironmentSettings):
     capture: CaptureSettings = CaptureSettings()
     mediaconvert: MediaConvertSettings = MediaConvertSettings()
     opencv: OpenCvSettings = OpenCvSettings()
-    idempotency_table: str = setting("IDEMPOTENCY_TABLE", "")
 
     def __post_init__(self):
         if self.engine not in ENGINES:

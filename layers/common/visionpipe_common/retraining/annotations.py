@@ -23,10 +23,14 @@ from typing import Any
 from PIL import Image
 
 from visionpipe_common.errors import RejectedInput
+from visionpipe_common.inputs import finite_number, parse_json_document
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CLASS_MAP_FILE = "class_map.json"
 CHANNELS = ("train", "validation", "train_annotation", "validation_annotation")
+# An annotation is a few hundred bytes per box. The candidate item that keeps it must stay under
+# DynamoDB's 400 KB item limit, so larger annotations are refused up front (limits.py checks the item).
+MAX_ANNOTATION_BYTES = 256 * 1024
 
 
 class InvalidAnnotation(RejectedInput):
@@ -114,11 +118,13 @@ class TrainingAnnotation:
         return replace(self, boxes=boxes, categories={class_id: name for name, class_id in class_map.items()})
 
     @classmethod
-    def from_json(cls, text: str | bytes, source: str) -> TrainingAnnotation:
+    def from_json(
+        cls, text: str | bytes, source: str, max_bytes: int = MAX_ANNOTATION_BYTES
+    ) -> TrainingAnnotation:
         try:
-            document = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidAnnotation(f"{source}: not valid JSON ({exc})") from exc
+            document = parse_json_document(text, source, max_bytes)
+        except RejectedInput as rejected:
+            raise InvalidAnnotation(rejected.reason) from rejected
         return cls.from_dict(document, source)
 
     @classmethod
@@ -183,8 +189,8 @@ class TrainingAnnotation:
 
 
 def _int(value: Any, what: str, fail, minimum: int | None = None) -> int:
-    # JSON numbers like 12.0 are accepted; 12.5, "12", true are not.
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    # JSON numbers like 12.0 are accepted; 12.5, "12", true, NaN, 1e999 are not.
+    if not finite_number(value) or int(value) != value:
         raise fail(f"{what} must be a whole number (got {value!r})")
     if minimum is not None and value < minimum:
         raise fail(f"{what} must be >= {minimum} (got {value!r})")

@@ -25,6 +25,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from visionpipe_common.events.handler import Metric
+from visionpipe_common.limits import ensure_item_fits
 
 PENDING, APPROVED, REJECTED, TRAINING, TRAINED = "pending", "approved", "rejected", "training", "trained"
 STATUSES = (PENDING, APPROVED, REJECTED, TRAINING, TRAINED)
@@ -135,6 +136,7 @@ class CandidateStore:
             "created_at": stamp,
             "updated_at": stamp,
         }
+        ensure_item_fits(item, f"candidate {candidate.candidate_id}")
         try:
             self.table.put_item(
                 Item=item,

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from visionpipe_common import aws
-from visionpipe_common.errors import is_transient
+from visionpipe_common.errors import RejectedInput, is_transient
 from visionpipe_common.events.s3_events import S3Object
 from visionpipe_common.retraining.annotations import (
     ClassMap,
@@ -37,7 +37,6 @@ logger = Logger(child=True)
 ANNOTATION_PREFIX = "training_annotation/"
 RAW_IMAGE_PREFIX = "raw_images/"
 HEADER_BYTES = 64 * 1024
-MAX_ANNOTATION_BYTES = 1024 * 1024
 
 
 def candidate_id_for(key: str) -> str:
@@ -86,18 +85,25 @@ class Curator:
             return self.store.record(
                 Candidate(status=REJECTED, reason=rejected.reason, image_key=rejected.image_key, **base)
             )
-        recorded = self.store.record(
-            Candidate(
-                status=PENDING,
-                image_key=image_key,
-                annotation=annotation.to_json(),
-                boxes=len(annotation.boxes),
-                classes=tuple(annotation.class_names()),
-                width=annotation.width,
-                height=annotation.height,
-                **base,
+        try:
+            recorded = self.store.record(
+                Candidate(
+                    status=PENDING,
+                    image_key=image_key,
+                    annotation=annotation.to_json(),
+                    boxes=len(annotation.boxes),
+                    classes=tuple(annotation.class_names()),
+                    width=annotation.width,
+                    height=annotation.height,
+                    **base,
+                )
             )
-        )
+        except RejectedInput as too_large:  # the annotation does not fit in a candidate item
+            return self.store.record(
+                Candidate(
+                    status=REJECTED, reason=f"{obj.key}: {too_large.reason}", image_key=image_key, **base
+                )
+            )
         if recorded.ok and self.auto_approve:
             return self.store.approve(candidate_id, decided_by="auto-approve")
         return recorded
@@ -106,8 +112,6 @@ class Curator:
         if not obj.key.startswith(ANNOTATION_PREFIX) or not obj.key.lower().endswith(".json"):
             raise _Rejected(f"{obj.key}: not a training annotation (expected {ANNOTATION_PREFIX}*.json)")
         body = self._get(obj.bucket, obj.key, f"annotation {obj.key}")
-        if len(body) > MAX_ANNOTATION_BYTES:
-            raise _Rejected(f"{obj.key}: {len(body)} bytes, over the {MAX_ANNOTATION_BYTES}-byte limit")
         annotation = TrainingAnnotation.from_json(body, obj.key)
         file_name = annotation.file
         if "/" in file_name or "\\" in file_name or not is_image_name(file_name):

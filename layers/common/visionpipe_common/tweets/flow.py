@@ -25,7 +25,7 @@ from visionpipe_common.events.handler import Metric
 from visionpipe_common.events.s3_events import S3Object
 from visionpipe_common.tweets.cooldown import ClaimResult, DeviceCooldown
 from visionpipe_common.tweets.message import TweetComposer
-from visionpipe_common.tweets.outbox import DRY_RUN, POSTED, Outbox
+from visionpipe_common.tweets.outbox import DRY_RUN, DUPLICATES, POSTED, SUPPRESSED, Outbox
 from visionpipe_common.tweets.record import (
     IMAGE_PREFIX,
     MAX_RECORD_BYTES,
@@ -89,6 +89,8 @@ class TweetOutcome:
         }
 
     def metrics(self) -> list[Metric]:
+        if self.status == STATUS_DUPLICATE:  # a record delivered again counts nothing
+            return []
         return [Metric(METRIC_NAMES.get(self.status, "TweetsSuppressed"), 1)]
 
 
@@ -147,16 +149,14 @@ class TweetFlow:
                 else f"device {record.device_id} is cooling down (record {claim.holder[:12]} tweeted)"
             )
             logger.info("no tweet: " + reason, extra={"s3_uri": obj.uri, "device_id": record.device_id})
-            return TweetOutcome(status, obj.uri, identity, record.device_id, text=text, reason=reason)
+            return self._not_tweeted(obj, identity, record, status, reason, text)
 
         try:
             return self._send(obj, identity, record, text)
         except XDuplicateError as duplicate:
             self._cooldown.mark_posted(record.device_id, identity)
             logger.warning("X already has this text", extra={"s3_uri": obj.uri, "detail": str(duplicate)})
-            return TweetOutcome(
-                STATUS_DUPLICATE, obj.uri, identity, record.device_id, text=text, reason=str(duplicate)
-            )
+            return self._not_tweeted(obj, identity, record, STATUS_DUPLICATE, str(duplicate), text)
         except XRejectedError as refused:
             self._release(record.device_id, identity)
             return self.reject(obj, f"X refused the post: {refused}", device_id=record.device_id, text=text)
@@ -167,6 +167,25 @@ class TweetFlow:
         except BaseException:
             self._release(record.device_id, identity)
             raise
+
+    def _not_tweeted(
+        self, obj: S3Object, identity: str, record: DetectionRecord, status: str, reason: str, text: str
+    ) -> TweetOutcome:
+        """The outbox entry (and outcome) of a record that is suppressed or a duplicate."""
+        mode = DUPLICATES if status == STATUS_DUPLICATE else SUPPRESSED
+        entry = {
+            "status": status,
+            "record": obj.uri,
+            "record_identity": identity,
+            "reason": reason,
+            "text": text,
+        }
+        key = Outbox(self._s3, obj.bucket).save_tweet(
+            mode, entry, record.device_id, record.time_token, identity
+        )
+        return TweetOutcome(
+            status, obj.uri, identity, record.device_id, text=text, reason=reason, outbox_key=key
+        )
 
     def reject(
         self, obj: S3Object, reason: str, device_id: str | None = None, text: str | None = None

@@ -2,7 +2,11 @@
 
     outbox/dry-run/<device>/<T>_<id>.json    a tweet that would have been posted (no secret configured)
     outbox/posted/<device>/<T>_<id>.json     a tweet that was posted (tweet id, media id)
+    outbox/suppressed/<device>/<T>_<id>.json a record not tweeted: its device was cooling down
+    outbox/duplicates/<device>/<T>_<id>.json a record delivered again after it was tweeted
     outbox/failures/<record file>_<id>.json  a record that could not be tweeted, with the reason
+
+Every record therefore leaves exactly one entry that says what became of it.
 
 <T> is the record's time token, <id> the first 12 hex digits of the record identity, so a retry of
 one record overwrites its own entry instead of adding another. Nothing listens to outbox/: the only
@@ -22,8 +26,11 @@ from visionpipe_common.events.s3_events import S3Object
 OUTBOX_PREFIX = "outbox/"
 DRY_RUN = "dry-run"
 POSTED = "posted"
+SUPPRESSED = "suppressed"
+DUPLICATES = "duplicates"
 FAILURES = "failures"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME_CHARS = 200  # ASCII after _safe(): keys stay far below S3's 1,024-byte limit
 
 
 def _safe(part: str) -> str:
@@ -31,12 +38,14 @@ def _safe(part: str) -> str:
 
 
 def tweet_key(mode: str, device_id: str, time_token: str, identity: str) -> str:
-    return f"{OUTBOX_PREFIX}{mode}/{_safe(device_id)}/{_safe(time_token)}_{identity[:12]}.json"
+    device, time = _safe(device_id)[:MAX_NAME_CHARS], _safe(time_token)[:MAX_NAME_CHARS]
+    return f"{OUTBOX_PREFIX}{mode}/{device}/{time}_{identity[:12]}.json"
 
 
 def failure_key(record_key: str, identity: str) -> str:
     stem = record_key.rsplit("/", 1)[-1].removesuffix(".json")
-    return f"{OUTBOX_PREFIX}{FAILURES}/{_safe(stem)}_{identity[:12]}.json"
+    # The identity already makes the key unique: a long name is cut so the key fits S3's 1,024 bytes.
+    return f"{OUTBOX_PREFIX}{FAILURES}/{_safe(stem)[:MAX_NAME_CHARS]}_{identity[:12]}.json"
 
 
 def replay_event(obj: S3Object) -> dict[str, Any]:

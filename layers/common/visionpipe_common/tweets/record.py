@@ -12,12 +12,11 @@ a person can act on (which field, what was wrong). Nothing is tweeted for a reje
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from visionpipe_common.errors import RejectedInput
+from visionpipe_common.inputs import finite_number, parse_json_document
 
 RECORD_PREFIX = "json/record_"
 RECORD_SUFFIX = ".json"
@@ -57,16 +56,7 @@ def is_record_key(key: str) -> bool:
 
 
 def parse_detection_record(body: bytes) -> DetectionRecord:
-    if len(body) > MAX_RECORD_BYTES:
-        raise RejectedInput(f"record is {len(body)} bytes, over the limit of {MAX_RECORD_BYTES}")
-    try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        raise RejectedInput(f"record is not UTF-8 text: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise RejectedInput(f"record is not valid JSON: {exc}") from exc
-    except ValueError as exc:  # NaN / Infinity
-        raise RejectedInput(f"record is not valid JSON: {exc}") from exc
+    data = parse_json_document(body, "record", MAX_RECORD_BYTES)
     if not isinstance(data, dict):
         raise RejectedInput(f"record must be a JSON object, got {type(data).__name__}")
 
@@ -98,10 +88,6 @@ def parse_detection_record(body: bytes) -> DetectionRecord:
 _MISSING = object()
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not allowed")
-
-
 def _kind(value) -> str:
     return "null" if value is None else type(value).__name__
 
@@ -124,10 +110,10 @@ def _detected_at(time_utc, timestamp: str) -> datetime:
             raise RejectedInput(f"field 'time_utc' must be an ISO 8601 string, got {_kind(time_utc)}")
         try:
             parsed = datetime.fromisoformat(time_utc.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise RejectedInput(f"field 'time_utc' is not an ISO 8601 time: {time_utc!r}") from exc
-        # A time without an offset is taken as UTC (the device writes UTC).
-        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            # A time without an offset is taken as UTC (the device writes UTC).
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except (ValueError, OverflowError) as exc:  # 9999-12-31T23:59:59-14:00 overflows in UTC
+            raise RejectedInput(f"field 'time_utc' is not an ISO 8601 time in range: {time_utc!r}") from exc
     if timestamp:
         try:
             return datetime.strptime(timestamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
@@ -158,9 +144,9 @@ def _objects(value) -> tuple[DetectedObject, ...]:
         confidence = item.get("confidence", _MISSING)
         if confidence is _MISSING:
             raise RejectedInput(f"missing field '{where}.confidence'")
-        if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        if not finite_number(confidence):
             raise RejectedInput(f"field '{where}.confidence' must be a number, got {_kind(confidence)}")
-        if not math.isfinite(confidence) or not 0.0 <= confidence <= 1.0:
+        if not 0.0 <= confidence <= 1.0:
             raise RejectedInput(f"field '{where}.confidence' must be between 0 and 1, got {confidence}")
         objects.append(DetectedObject(name=name.strip(), confidence=float(confidence)))
     return tuple(objects)

@@ -20,7 +20,6 @@ class TweetSettings(EnvironmentSettings):
     messages: str = setting("TWEET_MESSAGES", "")  # "|"-separated; empty: the original three
     hashtags: str = setting("TWEET_HASHTAGS", "botchitecture,{device}")  # ","-separated, placeholders allowed
     secret_max_age_seconds: int = setting("SECRET_MAX_AGE_SECONDS", 300)
-    idempotency_table: str = setting("IDEMPOTENCY_TABLE", "")
 
     @property
     def dry_run(self) -> bool:

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from visionpipe_edge.detectors.hog_detector import HogClassModel, HogParameters, HogSvmModel, detect_scored
 
-from visionpipe.local.engines.mean_average_precision import MapResult, ScoredBox, iou, mean_average_precision
+from visionpipe.detector_model.mean_average_precision import MapResult, ScoredBox, iou, mean_average_precision
 
 Box = tuple[float, float, float, float]
 

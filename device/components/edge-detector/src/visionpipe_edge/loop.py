@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import cv2
@@ -73,7 +73,7 @@ class DetectionLoop:
         uploader: Any | None = None,
         publisher: Any | None = None,
         frame_buffer: Any | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         source_factory: Callable[[EdgeSettings], FrameSource] | None = None,
         detector_factory: Callable[[EdgeSettings], Any] = build_detector,
         monotonic: Callable[[], float] = time.monotonic,

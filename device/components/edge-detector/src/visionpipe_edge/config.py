@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -139,16 +139,13 @@ class EdgeSettings:
         types = {f.name: f.type for f in fields(cls)}
         for key, name in CONFIG_KEYS.items():
             value = config.get(key)
-            if value is None or (isinstance(value, str | list | dict) and not value):
+            if value is None or (isinstance(value, (str, list, dict)) and not value):
                 continue  # empty: the model's metadata or the built-in default applies
             if key in ("inputWidth", "inputHeight") and float(value) <= 0:
                 continue
             values[name] = _coerce(types[name], value)
         values.setdefault("thing_name", os.environ.get("AWS_IOT_THING_NAME", ""))
         return cls(**values)
-
-    def with_updates(self, **changes: Any) -> EdgeSettings:
-        return replace(self, **changes)
 
 
 def model_defaults(model_dir: str | Path | None) -> dict[str, Any]:

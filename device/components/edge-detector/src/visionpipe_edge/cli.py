@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 from visionpipe_edge.config import DEFAULT_TOPIC, EdgeSettings
@@ -25,18 +24,18 @@ from visionpipe_edge.uploader import BackgroundUploader
 
 LOG = logging.getLogger(__name__)
 DETECTIONS_BUCKET_PREFIX = "visionpipe-detections-"
-REPO_MODEL_DIR = Path(__file__).resolve().parents[2] / "model-component" / "model"
 
 
 def default_model_dir() -> str:
-    """$VISIONPIPE_MODEL_DIR (the model component's artifacts), else this checkout's model component."""
-    if os.environ.get("VISIONPIPE_MODEL_DIR"):
-        return os.environ["VISIONPIPE_MODEL_DIR"]
-    return str(REPO_MODEL_DIR) if REPO_MODEL_DIR.is_dir() else ""
+    """$VISIONPIPE_MODEL_DIR: the model component's files (the recipe sets it on a core)."""
+    return os.environ.get("VISIONPIPE_MODEL_DIR", "")
 
 
-def add_options(parser: argparse.ArgumentParser) -> None:
+def add_options(parser: argparse.ArgumentParser, model_dir: str | None = None) -> None:
+    """The loop's options; model_dir: the --model-dir default (None: $VISIONPIPE_MODEL_DIR)."""
     d = EdgeSettings()
+    model_dir = default_model_dir() if model_dir is None else model_dir
+    shown_model_dir = (model_dir or "none: OpenCV's bundled cascades").replace("%", "%%")
     where = parser.add_argument_group("input and output")
     where.add_argument(
         "--source",
@@ -78,8 +77,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
     model.add_argument(
         "--model-dir",
-        default=default_model_dir(),
-        help="directory of the model files (default: $VISIONPIPE_MODEL_DIR or device/model-component/model)",
+        default=model_dir,
+        help=f"directory of the model files (default: {shown_model_dir})",
     )
     model.add_argument(
         "--model-file",

@@ -22,7 +22,7 @@ IPC_SOCKET_VARIABLE = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
 def run_on_greengrass(client=None) -> int:
     """Run as the Greengrass component until the nucleus stops it (SIGTERM)."""
     from visionpipe_edge.config import IpcConfigWatcher, model_defaults
-    from visionpipe_edge.frame_sources import FrameSourceError
+    from visionpipe_edge.frame_sources import CameraAccessError, FrameSourceError
     from visionpipe_edge.publishers import IpcPublisher
     from visionpipe_edge.uploader import BackgroundUploader
 
@@ -49,6 +49,9 @@ def run_on_greengrass(client=None) -> int:
             try:
                 cli.run_loop(settings, uploader, publisher, settings_provider=lambda: watcher.settings)
                 return 0  # the source ended (a file) or the nucleus stopped us
+            except CameraAccessError as error:  # only a restart with the right groups helps: say so, stop
+                LOG.error("%s", error)
+                return 1
             except FrameSourceError as error:  # camera unplugged, stream down: retry, never crash-loop
                 LOG.error("%s; retrying in %.0f s", error, delay)
                 time.sleep(delay)

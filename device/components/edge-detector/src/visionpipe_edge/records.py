@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from visionpipe_edge.detections import Detection
 
@@ -47,7 +47,7 @@ class DetectionKeys:
 
 def time_tokens(moment: datetime) -> tuple[str, str]:
     """("20261121-083114", "2026-11-21T08:31:14.123Z") for a moment, in UTC."""
-    moment = moment.astimezone(UTC)
+    moment = moment.astimezone(timezone.utc)
     return moment.strftime(TIME_FORMAT), moment.strftime(
         "%Y-%m-%dT%H:%M:%S."
     ) + f"{moment.microsecond // 1000:03d}Z"

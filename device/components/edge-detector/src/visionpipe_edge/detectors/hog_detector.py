@@ -1,5 +1,5 @@
 """Detection with HOG features and one linear SVM per class (OpenCV's HOGDescriptor), as trained by
-the local retraining engine (tools/visionpipe/local/engines/training.py).
+visionpipe.detector_model (the local retraining engine trains it; tools/visionpipe/detector_model/).
 
 The model file (model.json's `file`, e.g. `hog_svm.json`) holds, per class, the detection window,
 the SVM weights (HOG descriptor length + 1: the bias last, the layout HOGDescriptor.setSVMDetector

@@ -61,8 +61,10 @@ class CascadeDetector:
             minNeighbors=self.min_neighbours,
             minSize=(self.min_size, self.min_size),
         )
+        if len(boxes) != len(votes):  # one vote count per box (zip(strict=True) needs Python 3.10)
+            raise ValueError(f"detectMultiScale2 returned {len(boxes)} boxes and {len(votes)} vote counts")
         detections = []
-        for (x, y, w, h), neighbours in zip(boxes, votes, strict=True):
+        for (x, y, w, h), neighbours in zip(boxes, votes):
             score = int(neighbours) / (int(neighbours) + max(self.min_neighbours, 1))
             if score >= threshold:
                 box = clip_box(int(x), int(y), int(x + w), int(y + h), width, height)

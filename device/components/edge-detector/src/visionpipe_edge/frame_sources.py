@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import stat
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -22,6 +26,65 @@ STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp
 
 class FrameSourceError(RuntimeError):
     """The source could not be opened."""
+
+
+class CameraAccessError(FrameSourceError):
+    """The camera's device file exists but this process may not open it. Retrying cannot help: a
+    process's groups are fixed when it starts, so the fix (joining the device's group) needs a restart."""
+
+
+def _name(lookup: Callable[[int], Any], number: int) -> str:
+    """A user or group name (pwd.getpwuid / grp.getgrgid), or the number if it has none."""
+    try:
+        return str(lookup(number)[0])
+    except KeyError:
+        return str(number)
+
+
+def camera_error(
+    index: int,
+    dev: str | Path = "/dev",
+    access: Callable[[Path, int], bool] = os.access,
+    groups: Collection[int] | None = None,
+    user: str | None = None,
+) -> FrameSourceError:
+    """Why camera <index> did not open, as far as its V4L2 device file /dev/video<index> tells.
+
+    The usual cause on a Greengrass core: the component runs as ggc_user, who is not in the group
+    owning /dev/video* (`video`). groups: this process's (default: os.getgroups() + egid).
+    """
+    base = f"cannot open camera:{index}"
+    if not sys.platform.startswith("linux"):
+        return FrameSourceError(base)
+    path = Path(dev) / f"video{index}"
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return FrameSourceError(
+            f"{base}: {path} does not exist (no camera at index {index}, or its driver is not loaded; "
+            "`ls /dev/video*` lists the cameras)"
+        )
+    except OSError as error:
+        return FrameSourceError(f"{base}: {path}: {error.strerror}")
+    if access(path, os.R_OK | os.W_OK):
+        return FrameSourceError(
+            f"{base}: {path} is accessible (busy in another process, or not a capture device?)"
+        )
+    import grp
+    import pwd
+
+    user = user or _name(pwd.getpwuid, os.geteuid())
+    group = _name(grp.getgrgid, info.st_gid)
+    groups = set(os.getgroups()) | {os.getegid()} if groups is None else set(groups)
+    mode = stat.filemode(info.st_mode)
+    if info.st_gid not in groups and info.st_mode & stat.S_IRGRP and info.st_mode & stat.S_IWGRP:
+        return CameraAccessError(
+            f"{base}: {path} ({mode}, group {group}) cannot be opened by user {user}, who is not in "
+            f"group {group}. Fix: `sudo usermod -aG {group} {user}`, then restart this process (on a "
+            "Greengrass core: restart the component, or `sudo systemctl restart greengrass`)"
+        )
+    owner = _name(pwd.getpwuid, info.st_uid)
+    return CameraAccessError(f"{base}: user {user} may not read and write {path} ({mode}, {owner}:{group})")
 
 
 class FrameSource:
@@ -71,7 +134,11 @@ class OpenCvSource(FrameSource):
     def _open(self) -> cv2.VideoCapture:
         capture = cv2.VideoCapture(int(self.spec) if self.kind == "camera" else self.spec)
         if not capture.isOpened():
-            raise FrameSourceError(f"cannot open {self.name}")
+            raise (
+                camera_error(int(self.spec))
+                if self.kind == "camera"
+                else FrameSourceError(f"cannot open {self.name}")
+            )
         return capture
 
     def read(self) -> np.ndarray | None:
