@@ -57,7 +57,7 @@ test: lint unit validate sizes
 demo: install
 	$(BIN)/visionpipe demo
 
-# `make bench QUICK=1`: every benchmark in its short form (about 5 min instead of about 10).
+# `make bench QUICK=1`: every benchmark in its short form (about 6 min instead of about 12).
 bench: install
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench $(if $(QUICK),--quick) || exit 1; done
 	@echo "== benchmarks/cost_per_million.py"; $(BIN)/python benchmarks/cost_per_million.py
