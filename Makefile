@@ -23,7 +23,7 @@ BACKBONE_ONNX := tools/visionpipe/anomaly_model/backbones/efficientnet_lite0_s8_
 help:
 	@echo "make demo   - run every flow locally against moto's server (installs first)"
 	@echo "make test   - lint, all tests, sam validate --lint, sam build, size check"
-	@echo "make bench  - benchmarks (figures printed, not asserted)"
+	@echo "make bench  - benchmarks: figures with their anchors and ratios, then cost per million images (QUICK=1: short)"
 	@echo "make export-backbone - re-export the anomaly backbone ONNX (own Python 3.11 venv with torch)"
 
 $(BIN)/visionpipe: pyproject.toml constraints.txt
@@ -63,8 +63,10 @@ test: lint unit validate sizes
 demo: install
 	$(BIN)/visionpipe demo
 
+# `make bench QUICK=1`: every benchmark in its short form (about 6 min instead of about 12).
 bench: install
-	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench $(if $(QUICK),--quick) || exit 1; done
+	@echo "== benchmarks/cost_per_million.py"; $(BIN)/python benchmarks/cost_per_million.py
 
 $(BACKBONE_VENV)/bin/python: tools/backbone/requirements.txt
 	@test -n "$(PYTHON311)" || { echo "python3.11 is required for the backbone export venv"; exit 1; }
