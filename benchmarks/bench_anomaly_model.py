@@ -67,7 +67,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-images", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=60)
+    parser.add_argument(
+        "--quick", action="store_true", help="60 training images, 20 repeats (make bench QUICK=1)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.train_images, args.repeats = 60, 20
 
     from visionpipe.anomaly_model import backbone
     from visionpipe.cli import main as cli

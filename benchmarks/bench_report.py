@@ -191,7 +191,12 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--verdicts", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument(
+        "--quick", action="store_true", help="5,000 records, 1,000 verdicts (make bench QUICK=1)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.records, args.verdicts = 5_000, 1_000
     os.environ.update(CREDENTIALS)
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Queue(), context.Event()
