@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from visionpipe_edge.cli import REPO_MODEL_DIR
 
 from tests.device.photos import face_frames, no_face_frames, write_video
+from visionpipe.components import SHIPPED_MODEL_DIR
 
 BUCKET = "visionpipe-detections-test"
 
@@ -33,7 +33,7 @@ def s3_bucket():
 
 @pytest.fixture
 def model_dir() -> Path:
-    return REPO_MODEL_DIR
+    return SHIPPED_MODEL_DIR
 
 
 @dataclass

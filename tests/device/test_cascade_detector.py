@@ -2,17 +2,17 @@
 
 import cv2
 import pytest
-from visionpipe_edge.cli import REPO_MODEL_DIR
 from visionpipe_edge.detectors.cascade_detector import CascadeDetector, CascadeFormatError, find_cascade
 
 from tests.device.photos import photograph
+from visionpipe.components import SHIPPED_MODEL_DIR
 
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
 
 
 @pytest.fixture(scope="module")
 def faces():
-    return CascadeDetector(REPO_MODEL_DIR / FACE_CASCADE, label="face", scale_factor=1.1, min_size=30)
+    return CascadeDetector(SHIPPED_MODEL_DIR / FACE_CASCADE, label="face", scale_factor=1.1, min_size=30)
 
 
 def test_finds_the_astronauts_face(faces):
@@ -33,7 +33,7 @@ def test_threshold_filters_weak_votes(faces):
 
 
 def test_cascade_is_found_in_the_model_dir_or_opencvs_own_data(tmp_path):
-    assert find_cascade(FACE_CASCADE, REPO_MODEL_DIR) == REPO_MODEL_DIR / FACE_CASCADE
+    assert find_cascade(FACE_CASCADE, SHIPPED_MODEL_DIR) == SHIPPED_MODEL_DIR / FACE_CASCADE
     assert find_cascade("haarcascade_eye.xml").parent.samefile(cv2.data.haarcascades)
     with pytest.raises(FileNotFoundError, match="not found"):
         find_cascade("no_such_cascade.xml", tmp_path)

@@ -10,8 +10,10 @@ import pytest
 import yaml
 from visionpipe_edge.config import CONFIG_KEYS
 
-DEVICE = Path(__file__).resolve().parents[2] / "device"
-MODEL = DEVICE / "model-component"
+from visionpipe.components import COMPONENTS_DIR, DETECTOR_MODEL_DIR, EDGE_DETECTOR_DIR
+
+DEVICE = EDGE_DETECTOR_DIR
+MODEL = DETECTOR_MODEL_DIR
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
 
 # The GDK CLI configuration file format (docs: "Greengrass Development Kit CLI configuration file").
@@ -88,6 +90,32 @@ def load_gdk(folder: Path) -> tuple[str, dict]:
     return name, component
 
 
+def test_components_are_sibling_gdk_projects():
+    """device/components/<name>/: one complete GDK project each, none inside another's build root
+    (GDK's zip build archives the whole folder it runs in)."""
+    folders = sorted(p for p in COMPONENTS_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    assert folders == sorted([DEVICE, MODEL])
+    for folder in folders:
+        assert (folder / "gdk-config.json").is_file() and (folder / "recipe.yaml").is_file()
+        nested = [p.parent for p in folder.rglob("*") if p.name in ("gdk-config.json", "recipe.yaml")]
+        assert set(nested) == {folder}, f"another project inside {folder.name}'s build root: {nested}"
+    assert any((DEVICE / "src").rglob("*.py")) and any((MODEL / "model").iterdir())
+
+
+@pytest.mark.parametrize("folder", [DEVICE, MODEL], ids=["inference", "model"])
+def test_a_component_reaches_nothing_outside_its_own_folder(folder):
+    """On a core each component is unpacked into its own artifacts folder: a path to a sibling (or
+    the checkout) found from __file__ exists only in this repository. Siblings meet through the
+    recipe's {<component>:work:path}, which the nucleus fills in."""
+    siblings = {p.name for p in COMPONENTS_DIR.iterdir() if p.is_dir()} - {folder.name}
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.suffix not in (".py", ".yaml", ".json", ".txt"):
+            continue
+        text = path.read_text()
+        for reach in ("__file__", "parents[", "../", *siblings, "model-component", "device/"):
+            assert reach not in text, f"{path.relative_to(COMPONENTS_DIR)} mentions {reach!r}"
+
+
 @pytest.mark.parametrize("folder", [DEVICE, MODEL], ids=["inference", "model"])
 def test_gdk_config_follows_the_gdk_format(folder):
     name, component = load_gdk(folder)
@@ -156,10 +184,10 @@ def test_lifecycle_installs_into_a_venv_under_the_work_dir_and_runs_the_package(
     lifecycle = load_recipe(DEVICE)["Manifests"][0]["Lifecycle"]
     install = lifecycle["Install"]["Script"]
     assert "python3 -m venv {work:path}/venv" in install
-    assert "-r {artifacts:decompressedPath}/device/requirements.txt" in install
+    assert "-r {artifacts:decompressedPath}/edge-detector/requirements.txt" in install
     run = lifecycle["Run"]
     assert run["Script"] == "{work:path}/venv/bin/python -m visionpipe_edge"
-    assert run["Setenv"]["PYTHONPATH"] == "{artifacts:decompressedPath}/device/src"
+    assert run["Setenv"]["PYTHONPATH"] == "{artifacts:decompressedPath}/edge-detector/src"
     assert run["Setenv"]["VISIONPIPE_MODEL_DIR"] == "{com.visionpipe.DetectorModel:work:path}/model"
     assert (DEVICE / "src" / "visionpipe_edge" / "__main__.py").is_file()
 
@@ -167,7 +195,7 @@ def test_lifecycle_installs_into_a_venv_under_the_work_dir_and_runs_the_package(
 def test_model_component_installs_its_files_where_the_inference_component_reads_them():
     lifecycle = load_recipe(MODEL)["Manifests"][0]["Lifecycle"]
     assert "{work:path}/model" in lifecycle["Install"]["Script"]
-    assert "{artifacts:decompressedPath}/model-component/model/" in lifecycle["Install"]["Script"]
+    assert "{artifacts:decompressedPath}/detector-model/model/" in lifecycle["Install"]["Script"]
     meta = json.loads((MODEL / "model" / "model.json").read_text())
     assert (MODEL / "model" / meta["file"]).is_file()
 

@@ -101,9 +101,10 @@ def test_watcher_reads_over_ipc_and_follows_updates(fake_ipc):
 
 def test_the_recipe_defaults_are_valid_settings(model_dir):
     import yaml
-    from visionpipe_edge.cli import REPO_MODEL_DIR
 
-    recipe = yaml.safe_load((REPO_MODEL_DIR.parents[1] / "recipe.yaml").read_text())
+    from visionpipe.components import EDGE_DETECTOR_DIR
+
+    recipe = yaml.safe_load((EDGE_DETECTOR_DIR / "recipe.yaml").read_text())
     settings = EdgeSettings.from_config(
         recipe["ComponentConfiguration"]["DefaultConfiguration"], **model_defaults(model_dir)
     )

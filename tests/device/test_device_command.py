@@ -2,7 +2,9 @@
 
 import argparse
 import json
+import logging
 import urllib.request
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -142,3 +144,23 @@ def test_on_a_core_an_unavailable_camera_is_retried(fake_ipc, monkeypatch, face_
     assert entry.run_on_greengrass(client) == 0
     assert sleeps == [1.0]
     assert len(client.published) == 3
+
+
+def test_on_a_core_a_camera_closed_to_the_component_user_stops_with_the_fix(fake_ipc, monkeypatch, caplog):
+    """Retrying cannot help (a process's groups are fixed at start): log the fix once and exit, so the
+    nucleus reports the component broken instead of it retrying silently forever."""
+    import visionpipe_edge.__main__ as entry
+    from visionpipe_edge import frame_sources
+
+    monkeypatch.setenv("VISIONPIPE_MODEL_DIR", "")
+    error = frame_sources.CameraAccessError(
+        "cannot open camera:0: ... Fix: `sudo usermod -aG video ggc_user`"
+    )
+    monkeypatch.setattr(frame_sources.cv2, "VideoCapture", lambda *_: SimpleNamespace(isOpened=lambda: False))
+    monkeypatch.setattr(frame_sources, "camera_error", lambda index: error)
+    monkeypatch.setattr(entry.time, "sleep", lambda seconds: pytest.fail("a permission error was retried"))
+    client = fake_ipc({"frameSource": "0", "mjpegPort": -1})
+    with caplog.at_level(logging.ERROR, logger="visionpipe_edge"):
+        assert entry.run_on_greengrass(client) == 1
+    assert "usermod -aG video ggc_user" in caplog.text
+    assert client.closed

@@ -1,11 +1,20 @@
 """Frame sources: video files (written here), camera indices, URLs, awscam."""
 
+import grp
 import sys
 import types
 
 import numpy as np
 import pytest
-from visionpipe_edge.frame_sources import AwscamSource, FrameSourceError, OpenCvSource, open_source
+from visionpipe_edge import frame_sources
+from visionpipe_edge.frame_sources import (
+    AwscamSource,
+    CameraAccessError,
+    FrameSourceError,
+    OpenCvSource,
+    camera_error,
+    open_source,
+)
 
 from tests.device.photos import face_frames, write_video
 
@@ -47,3 +56,54 @@ def test_awscam_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "awscam", None)
     with pytest.raises(FrameSourceError, match="DeepLens"):
         open_source("awscam")
+
+
+# ---- a camera that does not open: the reason, from its device file ---------------------------------
+
+
+def fake_video_device(dev, mode=0o660):
+    """/dev/video0's stand-in: a file with the camera's usual mode, owned by this process's group."""
+    path = dev / "video0"
+    path.write_bytes(b"")
+    path.chmod(mode)
+    return path
+
+
+def no_access(path, mode):
+    return False  # as for a user outside the device's group (this test may run as root)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="V4L2 device files")
+def test_a_user_outside_the_cameras_group_is_told_the_fix(tmp_path):
+    device = fake_video_device(tmp_path)
+    group = grp.getgrgid(device.stat().st_gid).gr_name
+    error = camera_error(0, tmp_path, access=no_access, groups=[], user="ggc_user")
+    assert isinstance(error, CameraAccessError)
+    message = str(error)
+    assert f"{device} (-rw-rw----, group {group}) cannot be opened by user ggc_user" in message
+    assert f"sudo usermod -aG {group} ggc_user" in message and "restart" in message
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="V4L2 device files")
+def test_other_camera_failures_are_told_apart(tmp_path):
+    missing = camera_error(0, tmp_path)
+    assert type(missing) is FrameSourceError and "video0 does not exist" in str(missing)  # retried: unplugged
+    device = fake_video_device(tmp_path, mode=0o600)
+    in_group = camera_error(0, tmp_path, access=no_access, groups=[device.stat().st_gid], user="ggc_user")
+    assert isinstance(in_group, CameraAccessError) and "ggc_user may not read and write" in str(in_group)
+    assert type(camera_error(0, tmp_path, access=lambda p, m: True)) is FrameSourceError
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="V4L2 device files")
+def test_a_camera_index_that_does_not_open_raises_the_diagnosis(tmp_path, monkeypatch):
+    fake_video_device(tmp_path)
+    monkeypatch.setattr(
+        frame_sources.cv2, "VideoCapture", lambda *_: types.SimpleNamespace(isOpened=lambda: False)
+    )
+    monkeypatch.setattr(
+        frame_sources,
+        "camera_error",
+        lambda index: camera_error(index, tmp_path, access=no_access, groups=[], user="ggc_user"),
+    )
+    with pytest.raises(CameraAccessError, match="usermod -aG"):
+        open_source("0")

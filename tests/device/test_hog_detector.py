@@ -6,12 +6,12 @@ import json
 
 import cv2
 import pytest
+from support.face_data import camera_frames
 from visionpipe_edge.config import EdgeSettings, model_defaults
 from visionpipe_edge.detectors import HogDetector, build_detector
 from visionpipe_edge.detectors.hog_detector import HogModelError, HogSvmModel
 
-from tests.tools.local.face_data import camera_frames
-from visionpipe.local.engines.hog_training import TrainingSettings, input_size_for, to_input, train_detector
+from visionpipe.detector_model.hog_training import TrainingSettings, input_size_for, to_input, train_detector
 
 
 @pytest.fixture(scope="module")

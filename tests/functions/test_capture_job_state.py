@@ -8,6 +8,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 from moto import mock_aws
 from support.lambda_context import FakeLambdaContext
+from support.template_environment import template_environment
 
 from visionpipe.lambda_loader import load_handler_module
 from visionpipe.template import REPO_ROOT, load_template, table_definition
@@ -15,23 +16,13 @@ from visionpipe_common.anomaly.verdict_records import result_key
 from visionpipe_common.frame_capture.mediaconvert_job import source_object
 
 EVENTS = REPO_ROOT / "events"
-ENVIRONMENT = {
-    "POWERTOOLS_SERVICE_NAME": "capture_job_state",
-    "RESULTS_TABLE": "results",
-    "RESULTS_BUCKET": "results-bucket",
-    "STACK_NAME": "visionpipe",
-}
+ENVIRONMENT = template_environment(
+    "CaptureJobStateFunction", {"ResultsTable": "results", "ResultsBucket": "results-bucket"}
+)
 
 
 def sample(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
-
-
-def test_environment_here_is_the_one_the_template_gives():
-    variables = load_template()["Resources"]["CaptureJobStateFunction"]["Properties"]["Environment"][
-        "Variables"
-    ]
-    assert set(variables) == set(ENVIRONMENT)
 
 
 def test_rule_matches_only_final_states_of_this_stacks_jobs():

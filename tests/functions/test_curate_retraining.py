@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 from support.arbitrary import FUZZ, documents
+from support.curation_stack import DETECTIONS_BUCKET, CurationStack, atomic_dynamodb_requests
 from support.images import encode, jpeg_bytes, png_bytes, textured_rgb
 from support.lambda_context import FakeLambdaContext
-from support.retraining_stack import DETECTIONS_BUCKET, RetrainingStack, atomic_dynamodb_requests
 from support.training_data import annotation_bytes
 
 from visionpipe.template import load_template
@@ -44,8 +44,8 @@ def test_environment_matches_the_template():
 
 @pytest.fixture
 def stack(monkeypatch):
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield RetrainingStack(monkeypatch, threshold=3, auto_approve=False)
+    with mock_aws():
+        yield CurationStack(monkeypatch, threshold=3, auto_approve=False)
 
 
 def curate(stack, name, image, annotation):
@@ -208,8 +208,8 @@ def test_test_events_and_foreign_events_record_nothing(stack):
 
 
 def test_concurrent_events_at_the_threshold_start_exactly_one_execution(monkeypatch):
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
-        stack = RetrainingStack(monkeypatch, threshold=5, auto_approve=True)
+    with mock_aws():
+        stack = CurationStack(monkeypatch, threshold=5, auto_approve=True)
         atomic_dynamodb_requests(monkeypatch)
         module = stack.curator()
         events = [
@@ -248,7 +248,7 @@ def test_concurrent_events_at_the_threshold_start_exactly_one_execution(monkeypa
 
 def test_start_once_under_many_threads_calling_maybe_start(monkeypatch):
     with mock_aws():
-        stack = RetrainingStack(monkeypatch, threshold=2, auto_approve=False)
+        stack = CurationStack(monkeypatch, threshold=2, auto_approve=False)
         atomic_dynamodb_requests(monkeypatch)
         stack.table.put_item(Item={"pk": "round#state", "approved": 4})
         rounds = RetrainingRounds(stack.table, stack.sfn, stack.state_machine_arn, 2)

@@ -12,6 +12,7 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from botocore.retries import standard
 from moto.server import ThreadedMotoServer
 from support.fault_proxy import FaultProxy
@@ -26,6 +27,14 @@ UPLOADS = 200
 LAMBDA_ATTEMPTS = 3
 IMAGE_BUCKET, RESULTS_BUCKET, MODEL_BUCKET = "images", "results-bucket", "model-bucket"
 PREFIX_PARAMETER = "/visionpipe/anomaly/model-prefix"
+
+
+@pytest.fixture(autouse=True)
+def fresh_parameter_cache():
+    """Powertools caches the model prefix process-wide: neither take another test's, nor leave ours."""
+    parameters.clear_caches()
+    yield
+    parameters.clear_caches()
 
 
 @pytest.fixture

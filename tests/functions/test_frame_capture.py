@@ -21,53 +21,31 @@ from support.arbitrary import FUZZ, documents
 from support.images import jpeg_bytes
 from support.lambda_context import FakeLambdaContext
 from support.onnx_models import brightness_metadata, mean_brightness_model
+from support.template_environment import template_environment
 
 from visionpipe.lambda_loader import load_handler_module
 from visionpipe.synthetic_video import ClipSpec, write_clip
-from visionpipe.template import REPO_ROOT, load_template, table_definition
+from visionpipe.template import REPO_ROOT, table_definition
 
 EVENTS = REPO_ROOT / "events"
 VIDEO_BUCKET = "visionpipe-videos-example"  # the buckets named in events/*.json
 IMAGE_BUCKET = "visionpipe-images-example"
 RESULTS_BUCKET = "results-bucket"
-FRAME_CAPTURE_ENV = {
-    "POWERTOOLS_SERVICE_NAME": "frame_capture",
-    "FRAME_CAPTURE_ENGINE": "opencv",
-    "VIDEO_BUCKET": VIDEO_BUCKET,
-    "IMAGE_BUCKET": IMAGE_BUCKET,
-    "RESULTS_TABLE": "results",
-    "RESULTS_BUCKET": RESULTS_BUCKET,
-    "FRAME_INTERVAL_SECONDS": "5",
-    "MAX_CAPTURES": "4",
-    "FRAME_WIDTH": "500",
-    "FRAME_HEIGHT": "500",
-    "JPEG_QUALITY": "80",
-    "PROXY_OUTPUT": "false",
-    "PROXY_PREFIX": "proxies/",
-    "MEDIACONVERT_ENDPOINT": "https://mediaconvert.us-east-1.amazonaws.com",
-    "MEDIACONVERT_ROLE_ARN": "arn:aws:iam::123456789012:role/visionpipe-MediaConvertRole-ABC",
-    "MEDIACONVERT_QUEUE_ARN": "arn:aws:mediaconvert:us-east-1:123456789012:queues/Default",
-    "STACK_NAME": "visionpipe",
-    "MAX_VIDEO_DOWNLOAD_BYTES": "1610612736",
+RESOURCES = {
+    "ResultsTable": "results",
+    "ResultsBucket": RESULTS_BUCKET,
+    "ModelBucket": "model-bucket",
+    "ModelPrefixParameter": "/visionpipe/anomaly/model-prefix",
+    "MediaConvertRole": {
+        "Ref": "visionpipe-MediaConvertRole-ABC",
+        "Arn": "arn:aws:iam::123456789012:role/visionpipe-MediaConvertRole-ABC",
+    },
 }
+FRAME_CAPTURE_ENV = template_environment("FrameCaptureFunction", RESOURCES, FrameCaptureEngine="opencv")
 LOCAL_ONLY = {"OPENCV_READ_MODE": "download"}  # moto in-process serves no URLs FFmpeg could stream
-DETECT_ANOMALY_ENV = {
-    "POWERTOOLS_SERVICE_NAME": "detect_anomaly",
-    "RESULTS_TABLE": "results",
-    "RESULTS_BUCKET": RESULTS_BUCKET,
-    "DETECTOR_BACKEND": "onnx",
-    "MODEL_BUCKET": "model-bucket",
-    "MODEL_PREFIX_PARAMETER": "/visionpipe/anomaly/model-prefix",
-    "MAX_IMAGE_PIXELS": "1000000",
-    "MAX_IMAGE_BYTES": "5000000",
-    "FRAME_INTERVAL_SECONDS": "5",
-    "VIDEO_BUCKET": VIDEO_BUCKET,
-}
-
-
-def test_environment_here_is_the_one_the_template_gives():
-    variables = load_template()["Resources"]["FrameCaptureFunction"]["Properties"]["Environment"]["Variables"]
-    assert set(variables) == set(FRAME_CAPTURE_ENV)
+DETECT_ANOMALY_ENV = template_environment(
+    "DetectAnomalyFunction", RESOURCES, MaxImagePixels="1000000", MaxImageBytes="5000000"
+)
 
 
 @pytest.fixture(scope="module")

@@ -26,12 +26,12 @@ import boto3
 import pytest
 
 from visionpipe.local import model as local_model
-from visionpipe.local.stack import LocalStack
+from visionpipe.local.stack import OfflineStack
 
 
 @dataclass
-class LocalStackHandle:
-    stack: LocalStack
+class OfflineStackHandle:
+    stack: OfflineStack
     endpoint_url: str
     outputs: dict[str, Any]
     session: boto3.Session
@@ -68,13 +68,13 @@ def anomaly_model_dir(request, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="package")
-def local_stack(anomaly_model_dir, tmp_path_factory) -> LocalStackHandle:
-    stack = LocalStack(port=0, model_dir=anomaly_model_dir)
+def local_stack(anomaly_model_dir, tmp_path_factory) -> OfflineStackHandle:
+    stack = OfflineStack(port=0, model_dir=anomaly_model_dir)
     stack.start()
     try:
         state_dir = tmp_path_factory.mktemp("local-state")
         state_file = stack.write_outputs(state_dir / f"local-{stack.port}.json")
-        yield LocalStackHandle(
+        yield OfflineStackHandle(
             stack=stack,
             endpoint_url=stack.endpoint_url,
             outputs=json.loads(state_file.read_text())["outputs"],

@@ -1,7 +1,7 @@
 """Retraining end to end on the local stack, on the success path and the not-better path.
 
 Data: camera frames of real photographs with real faces (scikit-image's LFW subset), labelled by
-the edge device's own cascade detector and annotation writer (tests/tools/local/face_data.py).
+the edge device's own cascade detector and annotation writer (tests/support/face_data.py).
 A base dataset goes up with `visionpipe dataset upload`; the camera's annotations land in the
 detections bucket and become candidates; `visionpipe review decide` approves them; reaching
 the threshold (3 locally) starts one execution of the retrain state machine in moto's ASL
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import cv2
 import pytest
+from support.face_data import camera_frames, write_channels
 from visionpipe_edge.config import EdgeSettings, model_defaults
 from visionpipe_edge.detectors import build_detector
 
-from tests.tools.local.face_data import camera_frames, write_channels
 from visionpipe.cli import main
 from visionpipe_common.retraining.annotations import split_of
 from visionpipe_common.retraining.candidates import CandidateStore

@@ -1,38 +1,30 @@
-"""statemachines/retrain.asl.json run by moto's ASL interpreter, end to end in-process."""
+"""statemachines/retrain.asl.json, deployed from template.yaml on an OfflineStack, run by moto's ASL
+interpreter end to end: camera uploads -> curator -> execution -> dataset, training (outcome hook),
+register, publish, notify."""
 
 import json
 import re
 
 import pytest
-from moto import mock_aws
-from moto.sagemaker.models import sagemaker_backends
 from support.images import jpeg_bytes
-from support.lambda_context import FakeLambdaContext
-from support.retraining_stack import (
-    ACCOUNT,
-    COMPONENT,
-    DETECTIONS_BUCKET,
-    MODEL_BUCKET,
-    REGION,
-    TABLE,
-    RetrainingStack,
-    template_substitution_names,
-)
+from support.retraining_rounds import RetrainingRounds
 from support.training_data import annotation_bytes, write_labelled_image
 
 from visionpipe.dataset.convert import convert_folder
 from visionpipe.dataset.split import split_dataset
 from visionpipe.dataset.upload import upload_channels
-from visionpipe_common.retraining.candidates import CandidateStore
+from visionpipe.template import REPO_ROOT, load_template
 from visionpipe_common.retraining.dataset import DEFAULT_HYPERPARAMETERS
-from visionpipe_common.retraining.rounds import RetrainingRounds
+from visionpipe_common.retraining.rounds import RetrainingRounds as Rounds
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("retraining_rounds")]
+COMPONENT = "com.visionpipe.DetectorModel"
 
 
 def test_definition_placeholders_are_exactly_the_template_substitutions():
-    from visionpipe.template import REPO_ROOT
-
     text = (REPO_ROOT / "statemachines" / "retrain.asl.json").read_text()
-    assert set(re.findall(r"\$\{(\w+)\}", text)) == template_substitution_names()
+    machine = load_template()["Resources"]["RetrainStateMachine"]["Properties"]
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(machine["DefinitionSubstitutions"])
     training = json.loads(text)["States"]["StartTraining"]
     assert training["Resource"] == "${CreateTrainingJobResource}"
     hyper = DEFAULT_HYPERPARAMETERS
@@ -45,9 +37,8 @@ def test_definition_placeholders_are_exactly_the_template_substitutions():
 
 
 @pytest.fixture
-def stack(monkeypatch, tmp_path):
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        stack = RetrainingStack(monkeypatch, threshold=3)
+def stack(tmp_path):
+    with RetrainingRounds(threshold=3) as stack:
         upload_base_dataset(stack, tmp_path)
         yield stack
 
@@ -61,65 +52,52 @@ def upload_base_dataset(stack, tmp_path) -> None:
         write_labelled_image(src, f"base{i}.JPG", (64, 48), objects, seed=i)
     convert_folder(src, tmp_path / "converted")
     split_dataset(tmp_path / "converted", tmp_path / "channels", validation_fraction=0.25)
-    upload_channels(stack.s3, tmp_path / "channels", MODEL_BUCKET, "datasets/base/")
+    upload_channels(stack.s3, tmp_path / "channels", stack.model_bucket, "datasets/base/")
 
 
 def approve_candidates(stack, count: int) -> list[str]:
-    module = stack.curator()
-    names = []
-    for i in range(count):
-        name = f"raw_office-cam-1_20261121-0831{i:02d}"
-        event = stack.upload_detection(
-            name,
-            jpeg_bytes(64, 48, seed=100 + i),
-            annotation_bytes(f"{name}.jpg", 64, 48, [(0, 5, 6, 20, 22)], {0: "thumbs-up"}),
-        )
-        module.lambda_handler(event, FakeLambdaContext())
-        names.append(name)
+    """The camera uploads `count` annotated frames; the curator approves each (RetrainAutoApprove)."""
+    names = [f"raw_office-cam-1_20261121-0831{i:02d}" for i in range(count)]
+    for i, name in enumerate(names):
+        annotation = annotation_bytes(f"{name}.jpg", 64, 48, [(0, 5, 6, 20, 22)], {0: "thumbs-up"})
+        stack.upload_detection(name, jpeg_bytes(64, 48, seed=100 + i), annotation)
     return names
-
-
-def started_execution(stack) -> str:
-    executions = stack.executions()
-    assert len(executions) == 1
-    assert executions[0]["name"] == "retrain-round-00001"
-    return executions[0]["executionArn"]
 
 
 def statuses(stack) -> dict[str, str]:
     return {
         c.candidate_id: c.status
         for s in ("pending", "approved", "training", "trained")
-        for c in CandidateStore(stack.table).with_status(s)
+        for c in stack.candidates(s)
     }
 
 
 def test_better_model_is_registered_published_and_announced(stack):
     stack.training.validation_map = 0.71
     names = approve_candidates(stack, 3)  # the third approval reaches the threshold and starts round 1
-    execution = stack.wait_for_execution(started_execution(stack))
+    execution = stack.wait_for_execution()
+    assert execution["name"] == "retrain-round-00001"
     assert execution["status"] == "SUCCEEDED", execution
 
     entered = stack.states_entered(execution["executionArn"])
     assert entered[-3:] == ["FinishAdopted", "NotifyAdopted", "Adopted"]
     assert "RegisterModel" in entered and "PublishModelComponent" in entered
 
-    (job,) = stack.training.jobs
-    assert job.hyper_parameters == {
+    ((job_name, hyperparameters, input_data_config),) = stack.training.jobs
+    assert hyperparameters == {
         **DEFAULT_HYPERPARAMETERS,
         "num_classes": "2",
-        "num_training_samples": job.hyper_parameters["num_training_samples"],
+        "num_training_samples": hyperparameters["num_training_samples"],
     }
-    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.input_data_config}
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in input_data_config}
     assert channels == {
-        c: f"s3://{MODEL_BUCKET}/datasets/rounds/round-00001/{c}/"
+        c: f"s3://{stack.model_bucket}/datasets/rounds/round-00001/{c}/"
         for c in ("train", "validation", "train_annotation", "validation_annotation")
     }
-    keys = [
-        o["Key"] for o in stack.s3.list_objects_v2(Bucket=MODEL_BUCKET, Prefix="datasets/rounds/")["Contents"]
-    ]
+    rounds_prefix = stack.s3.list_objects_v2(Bucket=stack.model_bucket, Prefix="datasets/rounds/")
+    keys = [o["Key"] for o in rounds_prefix["Contents"]]
     train_images = [k for k in keys if "/train/" in k]
-    assert int(job.hyper_parameters["num_training_samples"]) == len(train_images)
+    assert int(hyperparameters["num_training_samples"]) == len(train_images)
     assert len([k for k in keys if re.search(r"/(train|validation)/", k)]) == 8 + 3  # base + candidates
 
     packages = stack.sagemaker.list_model_packages(ModelPackageGroupName=stack.model_package_group)
@@ -128,9 +106,10 @@ def test_better_model_is_registered_published_and_announced(stack):
     described = stack.sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
     assert described["CustomerMetadataProperties"]["validation_mAP"] == "0.71"
     artifact = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    assert artifact == job.model_artifacts["S3ModelArtifacts"]
+    job = stack.sagemaker.describe_training_job(TrainingJobName=job_name)
+    assert artifact == job["ModelArtifacts"]["S3ModelArtifacts"]
 
-    (recipe,) = stack.recipes
+    (recipe,) = stack.recipes()
     assert (recipe["ComponentName"], recipe["ComponentVersion"]) == (COMPONENT, "1.0.1")
     assert recipe["Manifests"][0]["Artifacts"][0]["Uri"] == artifact
     assert recipe["ComponentConfiguration"]["DefaultConfiguration"]["Model"]["classes"] == [
@@ -141,7 +120,7 @@ def test_better_model_is_registered_published_and_announced(stack):
     current = stack.table.get_item(Key={"pk": "model#current"})["Item"]
     assert (float(current["validation_map"]), current["component_version"]) == (0.71, "1.0.1")
     assert statuses(stack) == dict.fromkeys(names, "trained")
-    rounds = RetrainingRounds(stack.table, stack.sfn, stack.state_machine_arn, 3).state()
+    rounds = Rounds(stack.table, stack.sfn, stack.state_machine_arn, 3).state()
     assert (rounds.running, rounds.next_round, rounds.approved) == (None, 2, 0)
     assert rounds.last_result["outcome"] == "adopted"
 
@@ -161,7 +140,8 @@ def test_model_that_is_not_better_keeps_the_current_one(stack):
     )
     stack.training.validation_map = 0.64
     names = approve_candidates(stack, 3)
-    execution = stack.wait_for_execution(started_execution(stack))
+    execution = stack.wait_for_execution()
+    assert execution["name"] == "retrain-round-00001"
     assert execution["status"] == "SUCCEEDED", execution
     assert stack.states_entered(execution["executionArn"])[-3:] == ["KeepCurrentModel", "NotifyKept", "Kept"]
     assert (
@@ -170,7 +150,7 @@ def test_model_that_is_not_better_keeps_the_current_one(stack):
         ]
         == []
     )
-    assert stack.recipes == []
+    assert stack.recipes() == []
     assert stack.table.get_item(Key={"pk": "model#current"})["Item"]["component_version"] == "1.0.7"
     assert statuses(stack) == dict.fromkeys(names, "trained")
     (note,) = stack.notifications()
@@ -181,7 +161,8 @@ def test_failed_training_returns_candidates_to_pending_and_notifies(stack):
     stack.training.status = "Failed"
     stack.training.failure_reason = "AlgorithmError: CUDA out of memory"
     names = approve_candidates(stack, 3)
-    execution = stack.wait_for_execution(started_execution(stack))
+    execution = stack.wait_for_execution()
+    assert execution["name"] == "retrain-round-00001"
     assert execution["status"] == "FAILED"
     assert execution["error"] == "RetrainingFailed"
     assert stack.states_entered(execution["executionArn"])[-4:] == [
@@ -191,11 +172,9 @@ def test_failed_training_returns_candidates_to_pending_and_notifies(stack):
         "Failed",
     ]
     assert statuses(stack) == dict.fromkeys(names, "pending")
-    assert all(
-        "failed training round 1" in c.reason for c in CandidateStore(stack.table).with_status("pending")
-    )
-    assert stack.recipes == [] and "Item" not in stack.table.get_item(Key={"pk": "model#current"})
-    rounds = RetrainingRounds(stack.table, stack.sfn, stack.state_machine_arn, 3).state()
+    assert all("failed training round 1" in c.reason for c in stack.candidates("pending"))
+    assert stack.recipes() == [] and "Item" not in stack.table.get_item(Key={"pk": "model#current"})
+    rounds = Rounds(stack.table, stack.sfn, stack.state_machine_arn, 3).state()
     assert (
         rounds.running is None
         and rounds.last_result["error"]["Cause"] == "AlgorithmError: CUDA out of memory"
@@ -205,18 +184,16 @@ def test_failed_training_returns_candidates_to_pending_and_notifies(stack):
     assert "SageMaker.TrainingJobFailed: AlgorithmError: CUDA out of memory" in note["Message"]
 
 
-def test_empty_dataset_fails_before_training_and_releases(monkeypatch):
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        stack = RetrainingStack(monkeypatch, threshold=1)
-        stack.training.validation_map = None
+def test_empty_dataset_fails_before_training_and_releases():
+    with RetrainingRounds(threshold=1) as stack:
         # no base dataset and a single candidate: validation would be empty -> the build step fails
         approve_candidates(stack, 1)
-        execution = stack.wait_for_execution(started_execution(stack))
+        execution = stack.wait_for_execution()
         assert execution["status"] == "FAILED"
         assert "BuildDataset" in stack.states_entered(execution["executionArn"])
         assert "StartTraining" not in stack.states_entered(execution["executionArn"])
         (note,) = stack.notifications()
         assert "both channels need at least one" in note["Message"]
         assert list(statuses(stack).values()) == ["pending"]
-        assert sagemaker_backends[ACCOUNT][REGION].training_jobs == {}
-        assert TABLE and DETECTIONS_BUCKET
+        assert stack.sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
+        assert stack.training.jobs == []

@@ -147,22 +147,9 @@ def multipart_fields(request) -> dict[str, tuple[dict[str, str], bytes]]:
 
 
 def make_moto_dynamodb_writes_atomic(monkeypatch) -> None:
-    """DynamoDB applies each conditional write atomically (condition check + write, per item).
+    """DynamoDB applies each conditional write atomically (condition check + write, per item); moto's
+    in-memory backend does not: moto_internals' lock around each request restores the guarantee."""
+    from visionpipe.local import moto_internals
 
-    moto's in-memory backend evaluates the condition and then writes without a lock, so threads can
-    interleave between the two; a lock around each write restores the guarantee real DynamoDB gives.
-    """
-    import threading
-    from functools import wraps
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(*args, __original=original, **kwargs):
-            with lock:
-                return __original(*args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, wraps(original)(locked))
+    for owner, name, value in moto_internals.atomic_dynamodb_patches():
+        monkeypatch.setattr(owner, name, value)

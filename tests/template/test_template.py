@@ -31,6 +31,22 @@ def test_every_function_is_python313_on_arm64():
         assert props.get("Architectures", function_globals.get("Architectures")) == ["arm64"], name
 
 
+def test_the_buckets_share_one_hardened_block():
+    """CloudFormation cannot share properties between resources: the five buckets repeat the block,
+    and this keeps the copies identical (and their TLS-only policies, but for the bucket)."""
+    hardening = ("BucketEncryption", "PublicAccessBlockConfiguration", "OwnershipControls")
+    blocks = {
+        name: {key: bucket["Properties"].get(key) for key in hardening} for name, bucket in BUCKETS.items()
+    }
+    assert len(blocks) == 5 and all(block == blocks["ResultsBucket"] for block in blocks.values()), blocks
+    policies = [
+        json.dumps(r["Properties"]["PolicyDocument"]).replace(r["Properties"]["Bucket"]["Ref"], "BUCKET")
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::S3::BucketPolicy"
+    ]
+    assert len(policies) == 5 and len(set(policies)) == 1
+
+
 @pytest.mark.parametrize("bucket", sorted(BUCKETS))
 def test_buckets_are_private_encrypted_and_deny_plain_http(bucket):
     props = BUCKETS[bucket]["Properties"]
@@ -55,11 +71,17 @@ def test_buckets_are_private_encrypted_and_deny_plain_http(bucket):
 
 
 def policy_statements():
-    """Every IAM statement the template grants (function Policies and AWS::IAM resources)."""
+    """Every IAM statement the template grants (function Policies and AWS::IAM resources). A
+    template managed policy a function attaches (Policies: [!Ref X]) counts for that function too."""
     for name, function in FUNCTIONS.items():
         for policy in function["Properties"].get("Policies", []):
             if isinstance(policy, dict) and "Statement" in policy:
                 for statement in policy["Statement"]:
+                    yield name, statement
+            elif isinstance(policy, dict) and RESOURCES.get(policy.get("Ref"), {}).get("Type") == (
+                "AWS::IAM::ManagedPolicy"
+            ):
+                for statement in RESOURCES[policy["Ref"]]["Properties"]["PolicyDocument"]["Statement"]:
                     yield name, statement
     for name, resource in RESOURCES.items():
         if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):

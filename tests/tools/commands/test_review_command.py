@@ -8,9 +8,9 @@ import re
 import pytest
 from moto import mock_aws
 from PIL import Image
+from support.curation_stack import TABLE, CurationStack
 from support.images import jpeg_bytes
 from support.lambda_context import FakeLambdaContext
-from support.retraining_stack import TABLE, RetrainingStack
 from support.training_data import annotation_bytes
 
 from visionpipe.cli import main
@@ -19,8 +19,8 @@ from visionpipe_common.retraining.candidates import CandidateStore
 
 @pytest.fixture
 def stack(monkeypatch, tmp_path):
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):
-        stack = RetrainingStack(monkeypatch, threshold=2, auto_approve=False)
+    with mock_aws():
+        stack = CurationStack(monkeypatch, threshold=2, auto_approve=False)
         module = stack.curator()
         for i in range(3):
             name = f"raw_cam_20261121-08310{i}"

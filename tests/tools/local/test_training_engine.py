@@ -1,4 +1,4 @@
-"""The local SageMaker training engine: a real detector from the job's four channels in S3.
+"""The local SageMaker training engine: CreateTrainingJob in moto trains (or takes the outcome hook's result).
 
 Data: camera frames (real photographs, real LFW faces) labelled by the edge device's cascade
 (face_data.py), different people in train and validation.
@@ -13,10 +13,10 @@ import tarfile
 import boto3
 import pytest
 from moto import mock_aws
+from support.face_data import camera_frames
 
-from tests.tools.local.face_data import camera_frames
+from visionpipe.detector_model.training_job import CHANNELS, TrainingOutcome
 from visionpipe.local.engines import training
-from visionpipe.local.engines.mean_average_precision import ScoredBox, mean_average_precision
 
 BUCKET = "models"
 ROOT = "datasets/rounds/round-00001/"
@@ -46,7 +46,7 @@ def channels(root=ROOT):
             "ChannelName": c,
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/{root}{c}/"}},
         }
-        for c in training.CHANNELS
+        for c in CHANNELS
     ]
 
 
@@ -67,68 +67,11 @@ def artifact_files(s3, uri: str) -> dict[str, bytes]:
         return {m.name: archive.extractfile(m).read() for m in archive.getmembers()}
 
 
-def test_trains_evaluates_and_writes_the_artifact(s3, frames):
-    upload(s3, frames)
-    uri = f"s3://{BUCKET}/retraining/output/job-1/output/model.tar.gz"
-    outcome = training.train_job(s3, "job-1", HYPERPARAMETERS, channels(), uri)
-    assert outcome.status == "Completed", outcome.failure_reason
-    assert 0.6 < outcome.validation_map <= 1.0  # faces of people the detector never saw
-    files = artifact_files(s3, uri)
-    assert set(files) == {"model.json", "hog_svm.json", "hyperparams.json", "metrics.json"}
-    model = json.loads(files["model.json"])
-    assert (
-        model["detector"] == "hog"
-        and model["classes"] == ["face"]
-        and model["input"] == {"width": 512, "height": 384}
-    )
-    metrics = json.loads(files["metrics.json"])
-    assert metrics["validation:mAP"] == outcome.validation_map
-    assert metrics["validation_boxes"]["face"] == sum(len(f.boxes) for f in frames[1])
-    hyper = json.loads(files["hyperparams.json"])
-    assert "epochs" in hyper["ignored"] and "nms_threshold" in hyper["used"]
-
-
-def test_wrong_validation_labels_give_a_much_lower_map(s3, frames):
-    upload(s3, frames)
-    good = training.train_job(s3, "good", HYPERPARAMETERS, channels(), f"s3://{BUCKET}/out/good/model.tar.gz")
-    upload(s3, frames, root="wrong/", wrong_validation=True)
-    wrong = training.train_job(
-        s3, "wrong", HYPERPARAMETERS, channels("wrong/"), f"s3://{BUCKET}/out/w/model.tar.gz"
-    )
-    assert wrong.status == "Completed"
-    assert wrong.validation_map < 0.2 < 0.6 < good.validation_map
-
-
-def test_an_empty_channel_fails_with_a_reason(s3, frames):
-    upload(s3, ([], frames[1]))
-    outcome = training.train_job(
-        s3, "empty", HYPERPARAMETERS, channels(), f"s3://{BUCKET}/out/e/model.tar.gz"
-    )
-    assert outcome.status == "Failed"
-    assert outcome.failure_reason == f"ClientError: channel train (s3://{BUCKET}/{ROOT}train/) has no images"
-    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")
-
-
-def test_an_annotation_naming_a_missing_image_fails(s3, frames):
-    upload(s3, frames)
-    s3.put_object(
-        Bucket=BUCKET,
-        Key=f"{ROOT}train_annotation/ghost.json",
-        Body=json.dumps({"file": "ghost.jpg"}).encode(),
-    )
-    outcome = training.train_job(s3, "ghost", HYPERPARAMETERS, channels(), f"s3://{BUCKET}/o/model.tar.gz")
-    assert (
-        outcome.status == "Failed"
-        and "names ghost.jpg, which is not in channel train" in outcome.failure_reason
-    )
-
-
 def test_create_training_job_is_trained_by_the_installed_engine(s3, frames):
     upload(s3, frames)
     upload(s3, ([], frames[1]), root="empty/")
     engine = training.TrainingEngine(lambda: s3, owns=lambda job: True, sync_seconds=60)
-    training.install(engine)
-    try:
+    with engine.installed():
         sagemaker = boto3.client("sagemaker")
         common = {
             "AlgorithmSpecification": {
@@ -145,8 +88,6 @@ def test_create_training_job_is_trained_by_the_installed_engine(s3, frames):
         sagemaker.create_training_job(TrainingJobName="bad", InputDataConfig=channels("empty/"), **common)
         ok = sagemaker.describe_training_job(TrainingJobName="ok")
         bad = sagemaker.describe_training_job(TrainingJobName="bad")
-    finally:
-        training.uninstall(engine)
     assert ok["TrainingJobStatus"] == "Completed" and "FailureReason" not in ok
     (value,) = [m["Value"] for m in ok["FinalMetricDataList"] if m["MetricName"] == "validation:mAP"]
     assert 0.6 < value <= 1.0
@@ -159,15 +100,43 @@ def test_create_training_job_is_trained_by_the_installed_engine(s3, frames):
     assert not [m for m in bad["FinalMetricDataList"] if m["MetricName"] == "validation:mAP"]
 
 
-def test_voc_average_precision_by_hand():
-    truth = {"a": [(0, (0, 0, 10, 10))], "b": [(0, (0, 0, 10, 10)), (1, (20, 20, 30, 30))]}
-    detections = [
-        ScoredBox("a", 0, 0.9, (0, 0, 10, 10)),  # TP
-        ScoredBox("a", 0, 0.8, (1, 0, 11, 10)),  # duplicate of a matched box: FP
-        ScoredBox("b", 0, 0.7, (1, 1, 10, 10)),  # TP (IoU 0.81)
-        ScoredBox("b", 1, 0.6, (26, 26, 36, 36)),  # IoU 16/184: FP, class 1 never found
+def test_the_outcome_hook_decides_instead_of_training(s3):
+    engine = training.TrainingEngine(lambda: s3, owns=lambda job: True)
+    received = []
+
+    def outcome(name, hyperparameters, channels, artifact):
+        received.append((name, hyperparameters["num_classes"], artifact))
+        if name == "kept":
+            return TrainingOutcome("Completed", 0.64, artifact=artifact)
+        return TrainingOutcome("Failed", failure_reason="AlgorithmError: CUDA out of memory")
+
+    engine.outcome = outcome
+    sagemaker = boto3.client("sagemaker")
+    request = {
+        "AlgorithmSpecification": {
+            "TrainingImage": "1.dkr.ecr.us-east-1.amazonaws.com/od:1",
+            "TrainingInputMode": "File",
+        },
+        "RoleArn": "arn:aws:iam::123456789012:role/r",
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/out/"},
+        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.p3.2xlarge", "VolumeSizeInGB": 50},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "HyperParameters": HYPERPARAMETERS,
+        "InputDataConfig": channels(),
+    }
+    with engine.installed():
+        sagemaker.create_training_job(TrainingJobName="kept", **request)
+        sagemaker.create_training_job(TrainingJobName="failed", **request)
+    kept = sagemaker.describe_training_job(TrainingJobName="kept")
+    failed = sagemaker.describe_training_job(TrainingJobName="failed")
+    assert received == [
+        ("kept", "1", f"s3://{BUCKET}/out/kept/output/model.tar.gz"),
+        ("failed", "1", f"s3://{BUCKET}/out/failed/output/model.tar.gz"),
     ]
-    result = mean_average_precision(detections, truth, 0.5)
-    # class 0: precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1 -> AP = 0.5 * 1 + 0.5 * 2/3
-    assert result.per_class == {0: pytest.approx(0.5 + 1 / 3), 1: 0.0}
-    assert result.mean_ap == pytest.approx((0.5 + 1 / 3) / 2)
+    assert kept["TrainingJobStatus"] == "Completed"
+    assert [m["Value"] for m in kept["FinalMetricDataList"] if m["MetricName"] == "validation:mAP"] == [0.64]
+    assert (failed["TrainingJobStatus"], failed["FailureReason"]) == (
+        "Failed",
+        "AlgorithmError: CUDA out of memory",
+    )
+    assert [j.training_job_name for j in engine.jobs] == ["kept", "failed"]

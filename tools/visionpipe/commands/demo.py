@@ -131,9 +131,9 @@ def step_anomaly_model(demo: Demo) -> None:
 
 
 def step_local_stack(demo: Demo):
-    from visionpipe.local.stack import LocalStack
+    from visionpipe.local.stack import OfflineStack
 
-    stack = LocalStack(port=0, model_dir=demo.work / "model").start()
+    stack = OfflineStack(port=0, model_dir=demo.work / "model").start()
     demo.stack, demo.outputs = stack, stack.outputs()
     demo.say(
         f"moto server at {stack.endpoint_url}; {len(stack.functions)} functions loaded in-process; "
@@ -313,6 +313,7 @@ def step_report(demo: Demo) -> None:
             demo.stack.client("s3"),
             demo.stack.pseudo.stack_name,
             demo.outputs["ResultsTableName"],
+            demo.outputs["ResultsBucketName"],
         ),
         report.edge_section(demo.edge),
         report.tweets_section(demo.tweets),

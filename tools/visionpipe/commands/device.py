@@ -1,9 +1,10 @@
 """`visionpipe device run`: the edge camera's detection loop on this machine.
 
-The same loop the Greengrass component runs (device/src/visionpipe_edge), fed from a camera index,
-a video file or a stream URL, writing the six detection objects to the local stack's detections
-bucket (--local-port, or AWS_ENDPOINT_URL) or to a real bucket (--bucket). Records that a core
-would publish to IoT Core are logged.
+The same loop the Greengrass component runs (visionpipe_edge, device/components/edge-detector),
+fed from a camera index, a video file or a stream URL, writing the six detection objects to the
+local stack's detections bucket (--local-port, or AWS_ENDPOINT_URL) or to a real bucket (--bucket).
+Records that a core would publish to IoT Core are logged. The model folder defaults to the
+shipped model component's (device/components/detector-model/model).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 
 from visionpipe_edge import cli as edge_cli
+
+from visionpipe import components
 
 EPILOG = """examples:
   visionpipe device run --source 0 --local-port 5000 --mjpeg-port 8080
@@ -38,5 +41,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    edge_cli.add_options(run)
+    edge_cli.add_options(run, model_dir=components.model_dir())
     run.set_defaults(func=edge_cli.run)

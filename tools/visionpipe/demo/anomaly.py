@@ -56,13 +56,12 @@ class AnomalyOutcome:
 
 
 def frame_capture_exists(stack) -> bool:
-    """True when a template function takes S3 events from the video bucket."""
+    """True when a function takes S3 events from the video bucket (its notification configuration)."""
     video_bucket = stack.outputs().get("VideoBucketName")
-    for function in stack.functions.values():
-        for event in function.events.values():
-            if event.get("Type") == "S3" and event.get("Properties", {}).get("Bucket") == video_bucket:
-                return True
-    return False
+    if not video_bucket:
+        return False
+    configuration = stack.client("s3").get_bucket_notification_configuration(Bucket=video_bucket)
+    return bool(configuration.get("LambdaFunctionConfigurations"))
 
 
 def plan_uploads(
@@ -180,6 +179,10 @@ def _row(name: str, label: str, item: dict | None, body: bytes | None, frame_ref
         "detail": detail,
         "body": body,
         "frame_ref": frame_ref,
+        # Where (models with a map): the overlay in the results bucket, the box in upload pixels.
+        "heatmap_key": (item or {}).get("HeatmapKey"),
+        "box": [int(v) for v in (item or {}).get("AnomalyBox", [])] or None,
+        "area_percent": float(item["AnomalyAreaPercent"]) if item and "AnomalyAreaPercent" in item else None,
     }
 
 

@@ -12,6 +12,8 @@ from visionpipe_edge import cli as edge_cli
 from visionpipe_edge.publishers import LogPublisher
 from visionpipe_edge.uploader import BackgroundUploader
 
+from visionpipe import components
+
 KINDS = ("images/", "json/", "latest/", "frames_resized/", "raw_images/", "training_annotation/")
 FPS = 5
 
@@ -79,7 +81,7 @@ def run_device(stack, bucket: str, video: Path, device_id: str, interval: float)
     """The loop `visionpipe device run --source VIDEO --realtime --interval S` runs, uploading
     through the stack's S3 endpoint; then what it wrote, read back from the bucket."""
     parser = argparse.ArgumentParser()
-    edge_cli.add_options(parser)
+    edge_cli.add_options(parser, model_dir=components.model_dir())
     args = parser.parse_args(
         ["--source", str(video), "--realtime", "--interval", str(interval), "--device-name", device_id]
     )

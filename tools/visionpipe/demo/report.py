@@ -76,11 +76,20 @@ def summary_section(flows: list[Flow], timings: dict[str, float]) -> str:
     )
 
 
-def anomaly_section(rows: list[dict[str, Any]], ratio: float, s3, stack_name: str, table_name: str) -> str:
+def anomaly_section(
+    rows: list[dict[str, Any]],
+    ratio: float,
+    s3,
+    stack_name: str,
+    table_name: str,
+    results_bucket: str | None = None,
+) -> str:
     cells = []
     for r in rows:
         data = r["body"]
-        if data is None and r["frame_ref"]:
+        if r.get("heatmap_key") and results_bucket:  # the heatmap overlay the flow stored
+            data = s3.get_object(Bucket=results_bucket, Key=r["heatmap_key"])["Body"].read()
+        elif data is None and r["frame_ref"]:
             bucket, key = r["frame_ref"]
             data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         thumb = thumbnail(data) if data else None
@@ -89,11 +98,19 @@ def anomaly_section(rows: list[dict[str, Any]], ratio: float, s3, stack_name: st
         cells.append(
             f'<figure class="{r["result"]}">{picture}<figcaption><b>{_e(r["image"])}</b><br>'
             f"{_e(r['result'])} {confidence}<br><small>{_e(r['label'])}: "
-            f"{_e(r['detail'])}</small></figcaption></figure>"
+            f"{_e(r['detail'])}</small>"
+            + (
+                f"<br><small>AnomalyBox {_e(r['box'])}, {r['area_percent']:.1f} %</small>"
+                if r.get("box") and r.get("area_percent") is not None
+                else ""
+            )
+            + "</figcaption></figure>"
         )
     return (
         f"<section><h2>1. Anomaly verdicts: images and video</h2><p>{len(rows)} results; anomaly ratio "
-        f"{ratio:.1%}. Local stack {_e(stack_name)}, results table {_e(table_name)}.</p>"
+        f"{ratio:.1%}. Local stack {_e(stack_name)}, results table {_e(table_name)}. Pictures of "
+        "judged images are the heatmap overlays the flow stored (heatmaps/ in the results bucket): "
+        "red where the model's anomaly map passes its threshold.</p>"
         f"{''.join(cells)}</section>"
     )
 

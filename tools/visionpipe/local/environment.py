@@ -66,20 +66,20 @@ class _OverlaidEnviron(_original_class):  # type: ignore[misc, valid-type]
         return dict(self)
 
 
-def install() -> None:
-    """Turn os.environ into an overlaid environment (idempotent, reference counted)."""
+@contextmanager
+def installed() -> Iterator[None]:
+    """Within the block os.environ is overlaid (reference counted: stacks may nest)."""
     global _installs
     with _install_lock:
         _installs += 1
         os.environ.__class__ = _OverlaidEnviron
-
-
-def uninstall() -> None:
-    global _installs
-    with _install_lock:
-        _installs = max(0, _installs - 1)
-        if _installs == 0:
-            os.environ.__class__ = _original_class
+    try:
+        yield
+    finally:
+        with _install_lock:
+            _installs -= 1
+            if _installs == 0:
+                os.environ.__class__ = _original_class
 
 
 @contextmanager

@@ -1,16 +1,15 @@
-"""Each AWS::Serverless::Function of the template as an in-process handler.
+"""Each AWS::Lambda::Function of the transformed template as an in-process handler.
 
 The handler module is loaded with visionpipe.lambda_loader (module-level code runs once, as on a
 cold start) inside a thread-local environment overlay holding exactly what Lambda would set: the
-template's Globals merged with the function's own variables (resolved), Lambda's reserved
-variables, and, for local mode only, the endpoint and fake credentials. One function is one warm
-container: its invocations run one at a time.
+function's Environment as the SAM transform wrote it (Globals merged) and resolved, Lambda's
+reserved variables, and, for local mode only, the endpoint and fake credentials. One function is
+one warm container: its invocations run one at a time.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import sys
 import threading
 import time
@@ -23,11 +22,17 @@ from typing import Any
 
 from visionpipe.lambda_loader import load_handler_module
 from visionpipe.local import environment
-from visionpipe.local.resources import CreatedResource, Deployment, creates, implicit_role
-
-log = logging.getLogger("visionpipe.local")
-
-FUNCTION_TYPE = "AWS::Serverless::Function"
+from visionpipe.local.deployment import (
+    Created,
+    Deployment,
+    Intrinsics,
+    PseudoParameters,
+    local_path,
+    parameter_values,
+    sam_transform,
+)
+from visionpipe.local.invocation import AsyncConfig
+from visionpipe.template import TEMPLATE_PATH, load_template
 
 
 def local_credentials(endpoint_url: str, region: str) -> dict[str, str]:
@@ -40,6 +45,14 @@ def local_credentials(endpoint_url: str, region: str) -> dict[str, str]:
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def variables_of(properties: dict[str, Any]) -> dict[str, str]:
+    """A resolved AWS::Lambda::Function's environment variables, as the strings Lambda sets."""
+    variables = (properties.get("Environment") or {}).get("Variables") or {}
+    return {
+        name: ("true" if v is True else "false" if v is False else str(v)) for name, v in variables.items()
     }
 
 
@@ -63,16 +76,6 @@ class LambdaContext:
 
 
 @dataclass
-class AsyncConfig:
-    """EventInvokeConfig: how Lambda retries an asynchronous invocation and where failures go."""
-
-    maximum_retry_attempts: int = 2
-    maximum_event_age_seconds: int = 21600
-    on_failure: dict[str, str] | None = None  # {"Type": "SQS", "Destination": arn}
-    on_success: dict[str, str] | None = None
-
-
-@dataclass
 class LocalFunction:
     logical_id: str
     name: str
@@ -82,14 +85,12 @@ class LocalFunction:
     variables: dict[str, str]
     timeout: int
     memory: int
-    async_config: AsyncConfig
-    events: dict[str, Any]
-    properties: dict[str, Any]
+    async_config: AsyncConfig = field(default_factory=AsyncConfig)
     module: ModuleType | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
-    invocations: int = 0
+    local: dict[str, str] = field(default_factory=dict)
 
-    def environment(self, local: dict[str, str]) -> dict[str, str]:
+    def environment(self) -> dict[str, str]:
         return {
             **self.variables,
             "AWS_LAMBDA_FUNCTION_NAME": self.name,
@@ -99,12 +100,13 @@ class LocalFunction:
             "AWS_LAMBDA_LOG_STREAM_NAME": "local",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
             "_HANDLER": self.handler,
-            **local,
+            **self.local,
         }
 
     def load(self, local: dict[str, str]) -> None:
         """Cold start: import the handler module inside the function's environment."""
-        with self.lock, environment.overlaid(self.environment(local)):
+        self.local = local
+        with self.lock, environment.overlaid(self.environment()):
             added = str(self.code_dir) not in sys.path
             if added:
                 sys.path.insert(0, str(self.code_dir))
@@ -114,26 +116,23 @@ class LocalFunction:
                 if added:
                     sys.path.remove(str(self.code_dir))
             isolate_metrics(self.module)
-        self._local = local
 
     def invoke(self, event: Any, request_id: str | None = None) -> Any:
         """Run the handler once (raises what the handler raises)."""
         if self.module is None:
             raise RuntimeError(f"{self.logical_id} is not loaded")
         handler = getattr(self.module, self.handler.rsplit(".", 1)[1])
-        request_id = request_id or str(uuid.uuid4())
         context = LambdaContext(
             function_name=self.name,
             function_version="$LATEST",
             invoked_function_arn=self.arn,
             memory_limit_in_mb=self.memory,
-            aws_request_id=request_id,
+            aws_request_id=request_id or str(uuid.uuid4()),
             log_group_name=f"/aws/lambda/{self.name}",
             log_stream_name="local",
             deadline=time.monotonic() + self.timeout,
         )
-        with self.lock, environment.overlaid(self.environment(self._local)):
-            self.invocations += 1
+        with self.lock, environment.overlaid(self.environment()):
             return handler(event, context)
 
 
@@ -144,31 +143,16 @@ def isolate_metrics(module: ModuleType) -> None:
     process in Lambda). Here several functions share the process, so each function's Metrics get
     private sets: every invocation flushes exactly its own metrics.
     """
-    try:
-        from aws_lambda_powertools import Metrics
-    except ImportError:  # pragma: no cover
-        return
+    from aws_lambda_powertools import Metrics
+
     for value in list(vars(module).values()):
         if isinstance(value, Metrics):
             provider = value.provider
-            metric_set, dimension_set, metadata_set = {}, {}, {}
             default_dimensions = dict(getattr(provider, "default_dimensions", {}) or {})
-            dimension_set.update(default_dimensions)
-            value.metric_set = provider.metric_set = metric_set
-            value.dimension_set = provider.dimension_set = dimension_set
-            value.metadata_set = provider.metadata_set = metadata_set
+            value.metric_set = provider.metric_set = {}
+            value.dimension_set = provider.dimension_set = dict(default_dimensions)
+            value.metadata_set = provider.metadata_set = {}
             value.default_dimensions = provider.default_dimensions = default_dimensions
-
-
-def _async_config(d: Deployment, props: dict[str, Any], globals_: dict[str, Any]) -> AsyncConfig:
-    raw = props.get("EventInvokeConfig") or d.resolver.resolve(globals_.get("EventInvokeConfig", {})) or {}
-    destinations = raw.get("DestinationConfig", {}) or {}
-    return AsyncConfig(
-        maximum_retry_attempts=int(raw.get("MaximumRetryAttempts", 2)),
-        maximum_event_age_seconds=int(raw.get("MaximumEventAgeInSeconds", 21600)),
-        on_failure=destinations.get("OnFailure"),
-        on_success=destinations.get("OnSuccess"),
-    )
 
 
 def _code_zip(code_dir: Path) -> bytes:
@@ -179,57 +163,65 @@ def _code_zip(code_dir: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-@creates(FUNCTION_TYPE)
-def create_function(d: Deployment, logical_id: str, declaration: dict) -> CreatedResource:
+def create_function(d: Deployment, logical_id: str, props: dict[str, Any]) -> Created:
     """Register the function in moto's Lambda (so lambda.invoke finds it) and describe it locally."""
-    globals_ = (d.template.get("Globals") or {}).get("Function", {}) or {}
-    props = d.resolver.resolve(
-        {k: v for k, v in (declaration.get("Properties") or {}).items() if k not in ("Policies", "Events")}
-    )
-    events = d.resolver.resolve((declaration.get("Properties") or {}).get("Events", {}) or {})
-    merged_variables = {
-        **(d.resolver.resolve(globals_.get("Environment", {})).get("Variables", {}) or {}),
-        **((props.get("Environment") or {}).get("Variables", {}) or {}),
-    }
-    variables = {k: _text(v) for k, v in merged_variables.items()}
     name = props.get("FunctionName") or d.generated_name(logical_id, 64)
-    code_uri = props.get("CodeUri", globals_.get("CodeUri"))
-    if not isinstance(code_uri, str):
-        raise ValueError(f"{logical_id}: CodeUri {code_uri!r} must be a local directory")
-    code_dir = (d.template_dir / code_uri).resolve()
-    handler = props.get("Handler") or globals_.get("Handler", "app.lambda_handler")
-    timeout = int(props.get("Timeout", globals_.get("Timeout", 3)))
-    memory = int(props.get("MemorySize", globals_.get("MemorySize", 128)))
-    role = props.get("Role") or implicit_role(d, logical_id, "lambda.amazonaws.com")
-    lambda_client = d.client("lambda")
-    arn = lambda_client.create_function(
+    code_dir, variables = local_path(d.template_dir, props["Code"]), variables_of(props)
+    timeout, memory = int(props.get("Timeout", 3)), int(props.get("MemorySize", 128))
+    arn = d.client("lambda").create_function(
         FunctionName=name,
-        Runtime=props.get("Runtime", globals_.get("Runtime", "python3.13")),
-        Role=role,
-        Handler=handler,
+        Runtime=props["Runtime"],
+        Role=props["Role"],
+        Handler=props["Handler"],
         Code={"ZipFile": _code_zip(code_dir)},
         Timeout=timeout,
         MemorySize=memory,
         Environment={"Variables": variables},
-        Architectures=props.get("Architectures", globals_.get("Architectures", ["x86_64"])),
+        Architectures=props.get("Architectures", ["x86_64"]),
     )["FunctionArn"]
-    function = LocalFunction(
-        logical_id=logical_id,
-        name=name,
-        arn=arn,
-        code_dir=code_dir,
-        handler=handler,
-        variables=variables,
-        timeout=timeout,
-        memory=memory,
-        async_config=_async_config(d, props, globals_),
-        events=events,
-        properties=props,
+    function = LocalFunction(logical_id, name, arn, code_dir, props["Handler"], variables, timeout, memory)
+    return Created(logical_id, "AWS::Lambda::Function", name, {"Arn": arn}, local=function)
+
+
+def create_event_invoke_config(d: Deployment, logical_id: str, props: dict[str, Any]) -> Created:
+    """PutFunctionEventInvokeConfig in moto; the function's asynchronous invocations follow it."""
+    (function,) = [c.local for c in d.created.values() if c.local and c.local.name == props["FunctionName"]]
+    request = {
+        k: props[k]
+        for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+        if k in props
+    }
+    config = d.client("lambda").put_function_event_invoke_config(
+        FunctionName=function.name, Qualifier=props.get("Qualifier", "$LATEST"), **request
     )
-    return CreatedResource(logical_id, FUNCTION_TYPE, name, {"Arn": arn}, local=function)
+    function.async_config = AsyncConfig(
+        maximum_retry_attempts=int(config.get("MaximumRetryAttempts", 2)),
+        maximum_event_age_seconds=int(config.get("MaximumEventAgeInSeconds", 21600)),
+        on_failure=config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+    )
+    return Created(logical_id, "AWS::Lambda::EventInvokeConfig", logical_id)
+
+
+def function_environment(
+    logical_id: str,
+    resources: dict[str, Any],
+    parameters: dict[str, str] | None = None,
+    pseudo: PseudoParameters | None = None,
+    template_path: Path = TEMPLATE_PATH,
+) -> dict[str, str]:
+    """A function's environment variables as local mode resolves them from template.yaml.
+
+    resources: the physical id (its Ref) of every resource the environment refers to, or a dict
+    {"Ref": ..., "Arn": ...} when it needs attributes; a reference not given raises. Parameters are
+    the template's Defaults with `parameters` over them; the bucket suffix taken from the stack id
+    is pseudo.stack_uuid (e.g. PseudoParameters(stack_uuid="test") -> visionpipe-images-test).
+    """
+    template = load_template(template_path)
+    values = parameter_values(template, parameters)
+    pseudo = pseudo or PseudoParameters()
+    transformed = sam_transform(template, values, pseudo.region)
+    intrinsics = Intrinsics(transformed, values, pseudo)
+    for name, value in resources.items():
+        intrinsics.symbols[name] = value if isinstance(value, dict) else {"Ref": value}
+    properties = transformed["Resources"][logical_id]["Properties"]
+    return variables_of({"Environment": intrinsics.resolve(properties.get("Environment") or {})})

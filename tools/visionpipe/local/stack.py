@@ -1,71 +1,87 @@
-"""LocalStack: the whole template running on this machine against moto's server.
+"""OfflineStack: the whole template running on this machine against moto's server.
 
-    with LocalStack(port=0).start() as stack:
+    with OfflineStack(port=0) as stack:
         stack.endpoint_url, stack.outputs(), stack.session.client("s3")
         stack.wait_idle()
 
-start(): server -> resources in dependency order (functions registered in moto's Lambda) ->
-onnx model uploaded -> handlers loaded (cold start) -> S3 routes and other event sources ->
-pollers and async workers running. stop() undoes it all and resets moto.
+start(): parameters and the SAM transform (deployment.py) -> moto's server -> every resource in
+dependency order -> onnx model uploaded -> handlers loaded (cold start) -> asynchronous workers.
+Every patch and worker is entered on one contextlib.ExitStack; stop() closes it (and resets moto).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from visionpipe.local import environment, lambda_bridge, routing
-from visionpipe.local import functions as local_functions
-from visionpipe.local import model as local_model
-from visionpipe.local.engines import LocalEngines
-from visionpipe.local.intrinsics import (
+from visionpipe.detector_model.training_job import parse_s3_uri
+from visionpipe.local import environment, model, moto_internals, s3_delivery
+from visionpipe.local.deployment import (
     LOCAL_STACK_NAME,
+    Deployment,
+    Intrinsics,
     PseudoParameters,
-    Resolver,
+    creation_order,
     parameter_values,
-    samconfig_overrides,
-    samconfig_stack_name,
+    sam_transform,
+    samconfig,
 )
-from visionpipe.local.resources import Deployment, create_resource, creation_order
+from visionpipe.local.engines.greengrass import GreengrassEngine
+from visionpipe.local.engines.training import TrainingEngine
+from visionpipe.local.functions import LocalFunction, local_credentials
+from visionpipe.local.invocation import AsyncInvoker
+from visionpipe.local.lambda_bridge import LambdaBridge
+from visionpipe.local.resources import create_resource
 from visionpipe.local.server import LocalServer
 from visionpipe.template import REPO_ROOT, TEMPLATE_PATH, load_template
 
 log = logging.getLogger("visionpipe.local")
 
 SAMCONFIG_PATH = REPO_ROOT / "samconfig.toml"
+DEFAULT_CONCURRENCY = 4  # invocations of one function at a time (Lambda's concurrent containers)
 
 
-class LocalStack:
+@dataclass
+class ShutdownReport:
+    delivered: int = 0  # events whose invocation finished (succeeded, or parked after its retries)
+    drained: int = 0  # of those, the ones still queued or running when the shutdown began
+    dropped: list[Any] = field(default_factory=list)  # events that never ran: the drain timed out
+
+    def line(self) -> str:
+        return (
+            f"{self.delivered} event(s) delivered ({self.drained} while draining), "
+            f"{len(self.dropped)} dropped"
+        )
+
+
+class OfflineStack:
     def __init__(
         self,
         port: int = 0,
         template_path: Path = TEMPLATE_PATH,
         parameter_overrides: Mapping[str, str] | None = None,
         samconfig_path: Path | None = SAMCONFIG_PATH,
-        stack_name: str | None = None,
         model_dir: Path | None = None,
         provision_model: bool = True,
         retry_delay: float = 0.2,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ):
         self.template_path = Path(template_path)
-        self.template = load_template(self.template_path)
-        overrides = samconfig_overrides(samconfig_path) if samconfig_path else {}
-        overrides.update(parameter_overrides or {})
-        self.parameters = parameter_values(self.template, overrides)
-        name = (
-            stack_name
-            or (samconfig_stack_name(samconfig_path) if samconfig_path else None)
-            or LOCAL_STACK_NAME
+        overrides, configured_name = samconfig(samconfig_path)
+        self.parameters = parameter_values(
+            load_template(self.template_path), {**overrides, **(parameter_overrides or {})}
         )
-        self.pseudo = PseudoParameters(stack_name=name)
-        self.model_dir = Path(model_dir) if model_dir else local_model.DEFAULT_MODEL_DIR
+        self.pseudo = PseudoParameters(stack_name=configured_name or LOCAL_STACK_NAME)
+        self.template = sam_transform(load_template(self.template_path), self.parameters, self.pseudo.region)
+        self.model_dir = Path(model_dir) if model_dir else model.DEFAULT_MODEL_DIR
         self.provision_model = provision_model
         self.server = LocalServer(port=port)
         self.session = boto3.Session(
@@ -75,17 +91,14 @@ class LocalStack:
             region_name=self.pseudo.region,
         )
         self.deployment: Deployment | None = None
-        self.invoker: routing.AsyncInvoker | None = None
-        self.bridge: lambda_bridge.LambdaBridge | None = None
-        self.engines: LocalEngines | None = None  # SageMaker training and Greengrass v2 stand-ins
-        self.pollers: list[routing.QueuePoller] = []
-        self.sources: list[routing.SqsEventSource] = []
-        self.functions: dict[str, local_functions.LocalFunction] = {}
+        self.invoker: AsyncInvoker | None = None
+        self.training: TrainingEngine | None = None  # SageMaker training, really training
+        self.greengrass: GreengrassEngine | None = None  # Greengrass v2, not in moto
+        self.functions: dict[str, LocalFunction] = {}
         self._retry_delay = retry_delay
-        self._started = False
-        self._stop_lock = threading.Lock()
+        self._concurrency = concurrency
+        self._running: contextlib.ExitStack | None = None
 
-    # ------------------------------------------------------------ lifecycle
     @property
     def endpoint_url(self) -> str:
         return self.server.endpoint_url
@@ -94,92 +107,86 @@ class LocalStack:
     def port(self) -> int:
         return self.server.port
 
-    def start(self) -> LocalStack:
-        environment.install()
-        routing.install_s3_record_enrichment()
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+    def start(self) -> OfflineStack:
+        with contextlib.ExitStack() as running:
+            running.enter_context(environment.installed())
+            running.enter_context(moto_internals.s3_event_records(s3_delivery.enrich))
+            endpoint = running.enter_context(self.server)
+            running.enter_context(moto_internals.atomic_dynamodb())  # workers write concurrently
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            # boto3's default session: the handlers' module-level clients come from it
+            running.enter_context(self.server.marking_internal([boto3.DEFAULT_SESSION, self.session]))
+            self.invoker = AsyncInvoker(
+                self.session.client("sqs", endpoint_url=endpoint), self._retry_delay, self._concurrency
+            )
+            running.callback(self.invoker.stop)
+            bridge = LambdaBridge(self.invoker.submit)
+            running.enter_context(moto_internals.lambda_invocations(bridge.route))
+            self._engines(running, endpoint)  # before the handlers load: their clients get the hooks
+            self._deploy(endpoint)
+            for function in self.functions.values():
+                bridge.register(function)
+            if self.provision_model:
+                self._provision_model()
+            for function in self.functions.values():
+                function.load(local_credentials(endpoint, self.pseudo.region))
+            self.invoker.start(self.functions.values())
+            self._running = running.pop_all()
+        log.info("local stack %s ready at %s", self.pseudo.stack_name, endpoint)
         return self
 
-    def _start(self) -> None:
-        self._started = True
-        endpoint = self.server.start()
-        d = Deployment(
-            template=self.template,
-            template_dir=self.template_path.parent,
-            pseudo=self.pseudo,
-            session=self.session,
-            endpoint_url=endpoint,
-        )
-        d.resolver = Resolver(self.template, self.parameters, self.pseudo, d.ref_of, d.attribute_of)
-        self.deployment = d
-        self.invoker = routing.AsyncInvoker(d, retry_delay=self._retry_delay)
-        self.bridge = lambda_bridge.LambdaBridge(self.invoker.submit)
-        lambda_bridge.install(self.bridge)
-        self.engines = LocalEngines(
-            self.session, endpoint, self.pseudo.region, self.pseudo.account_id, self._bucket_names
-        )
-        self.engines.install()  # before the handlers load: their module-level clients get the hooks
+    def _engines(self, running: contextlib.ExitStack, endpoint: str) -> None:
+        def s3():
+            return self.session.client("s3", endpoint_url=endpoint)
 
-        resources = self.template.get("Resources") or {}
-        for logical_id in creation_order(self.template, d.resolver.is_active):
+        def owns(job) -> bool:  # the stack's jobs: output in one of its buckets
+            return parse_s3_uri(job.output_data_config["S3OutputPath"])[0] in self._bucket_names()
+
+        self.training = TrainingEngine(s3, owns)
+        running.enter_context(self.training.installed())
+        self.greengrass = GreengrassEngine(endpoint, self.pseudo.region, self.pseudo.account_id, s3)
+        running.enter_context(self.greengrass.installed([boto3.DEFAULT_SESSION, self.session]))
+
+    def _deploy(self, endpoint: str) -> None:
+        intrinsics = Intrinsics(self.template, self.parameters, self.pseudo)
+        d = self.deployment = Deployment(
+            self.template, self.template_path.parent, self.pseudo, intrinsics, self.session, endpoint
+        )
+        resources = {k: v for k, v in self.template["Resources"].items() if intrinsics.is_active(v)}
+        for logical_id in creation_order(resources):
             created = create_resource(d, logical_id, resources[logical_id])
-            if created.type == local_functions.FUNCTION_TYPE:
+            if isinstance(created.local, LocalFunction):
                 self.functions[logical_id] = created.local
-                self.bridge.register(created.local)
-
-        if self.provision_model:
-            self._provision_model()
-        local = local_functions.local_credentials(endpoint, self.pseudo.region)
-        for function in self.functions.values():
-            function.load(local)
-        functions = list(self.functions.values())
-        self.invoker.start(functions)
-        for route in routing.configure_s3_routes(d, functions):
-            poller = routing.QueuePoller(d, route, self.invoker)
-            poller.start()
-            self.pollers.append(poller)
-        self.sources = routing.wire_other_events(d, functions)
-        for source in self.sources:
-            source.start()
-        log.info("local stack %s ready at %s", self.pseudo.stack_name, endpoint)
 
     def _bucket_names(self) -> set[str]:
         created = self.deployment.created.values() if self.deployment else ()
-        return {r.ref for r in created if r.type == "AWS::S3::Bucket" and not r.skipped}
+        return {r.ref for r in created if r.type == "AWS::S3::Bucket"}
 
     def _provision_model(self) -> None:
-        locations = local_model.onnx_model_locations(self.functions.values())
-        if not locations:
-            return
-        model_dir = local_model.ensure_model(self.model_dir, quiet=True)
-        for bucket, parameter in sorted(locations):
-            local_model.upload_model(self.session, self.endpoint_url, model_dir, bucket, parameter)
+        locations = model.onnx_model_locations(self.functions.values())
+        if locations:
+            model_dir = model.ensure_model(self.model_dir, quiet=True)
+            for bucket, parameter in sorted(locations):
+                model.upload_model(self.session, self.endpoint_url, model_dir, bucket, parameter)
 
-    def stop(self) -> None:
-        with self._stop_lock:
-            if not self._started:
-                return
-            self._started = False
-            for poller in self.pollers:
-                poller.stop()
-            for source in self.sources:
-                source.stop()
-            if self.invoker:
-                self.invoker.stop()
-            if self.bridge:
-                lambda_bridge.uninstall(self.bridge)
-            if self.engines:
-                self.engines.uninstall()
-            self.server.stop()
-            routing.uninstall_s3_record_enrichment()
-            environment.uninstall()
+    def stop(self, drain_seconds: float = 0.0) -> ShutdownReport:
+        """Stop; with drain_seconds, first refuse other processes' requests and let queued events finish."""
+        report = ShutdownReport(delivered=self.invoker.finished if self.invoker else 0)
+        running, self._running = self._running, None
+        if running is None:
+            return report
+        if drain_seconds > 0:
+            in_flight = self.invoker.pending()
+            self.server.refuse_external()
+            report.dropped = self.invoker.drain(drain_seconds)
+            report.delivered = self.invoker.finished
+            report.drained = in_flight - len(report.dropped)
+        running.close()
+        return report
 
-    def __enter__(self) -> LocalStack:
-        return self if self._started else self.start()
+    def __enter__(self) -> OfflineStack:
+        return self if self._running else self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
@@ -187,30 +194,22 @@ class LocalStack:
     # ------------------------------------------------------------ using it
     def outputs(self) -> dict[str, Any]:
         """The template's Outputs, resolved for this stack (outputs whose Condition is false omitted)."""
-        resolver = self.deployment.resolver
-        resolved = {}
-        for name, output in (self.template.get("Outputs") or {}).items():
-            if resolver.is_active(output):
-                resolved[name] = resolver.resolve(output["Value"])
-        return resolved
+        intrinsics = self.deployment.intrinsics
+        outputs = self.template.get("Outputs") or {}
+        return {
+            name: intrinsics.resolve(o["Value"]) for name, o in outputs.items() if intrinsics.is_active(o)
+        }
 
     def client(self, service: str):
         return self.session.client(service, endpoint_url=self.endpoint_url)
 
-    def function(self, logical_id: str) -> local_functions.LocalFunction:
-        return self.functions[logical_id]
-
-    def resource(self, logical_id: str):
-        return self.deployment.created[logical_id]
-
     def pending(self) -> int:
-        """Events routed but not yet finished (queued in routing queues, waiting, retrying or running)."""
-        return sum(p.pending() for p in self.pollers) + (self.invoker.pending() if self.invoker else 0)
+        """Invocations queued, waiting for a retry or running."""
+        return self.invoker.pending() if self.invoker else 0
 
     def wait_idle(self, timeout: float = 60.0, settle: float = 0.3) -> bool:
         """Wait until no event is in flight for `settle` seconds; False on timeout."""
-        deadline = time.monotonic() + timeout
-        quiet_since = None
+        deadline, quiet_since = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             if self.pending() == 0:
                 quiet_since = quiet_since or time.monotonic()

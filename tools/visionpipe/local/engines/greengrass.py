@@ -1,27 +1,22 @@
 """Local Greengrass v2 engine: moto has no greengrassv2, so local mode answers it here.
 
 A botocore `before-send.greengrassv2` hook on the sessions the local stack uses in-process (boto3's
-default session, which the handlers' module-level clients come from, and the stack's own
-session). It answers only requests addressed to the local stack's endpoint, so a client
-pointed at AWS is never touched and the handlers do not know they are local. The request goes
-through botocore exactly as to AWS (parameter validation, rest-json serialisation) and the answer
-is parsed by botocore from an HTTP response shaped as the service's: the handler gets what
-Greengrass would return.
+default session, where the handlers' module-level clients come from, and the stack's own). It
+answers only requests to the local endpoint, so a client pointed at AWS is never touched. Requests
+go through botocore as to AWS (validation, rest-json) and botocore parses the answer from an HTTP
+response shaped as the service's.
 
 Operations: CreateComponentVersion (recipe JSON or YAML; RecipeFormatVersion, ComponentName and
-ComponentVersion required; a version that exists is a ConflictException; every s3:// artifact
-is looked up in the local S3: all present -> DEPLOYABLE, any missing -> FAILED with the error
-per URI, as Greengrass reports artifact problems), DescribeComponent, GetComponent,
-ListComponentVersions. Others answer 501 with a message naming this engine.
-
-Records: in memory (like moto's backends, gone when the stack stops) and, for people looking
-at the stack, a JSON copy per version in the artifacts' bucket:
-local-greengrass/components/<name>/<version>.json (recipe, ARN, status, artifact URIs).
+ComponentVersion required; an existing version is a ConflictException; every s3:// artifact is
+looked up in the local S3: all present -> DEPLOYABLE, any missing -> FAILED with the error per URI),
+DescribeComponent, GetComponent, ListComponentVersions; others answer 501 naming this engine.
+Records live in memory, like moto's backends.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import re
@@ -38,7 +33,6 @@ from botocore.exceptions import ClientError
 
 log = logging.getLogger("visionpipe.local")
 
-RECORDS_PREFIX = "local-greengrass/components/"
 EVENT = "before-send.greengrassv2"
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 
@@ -57,13 +51,16 @@ class GreengrassError(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
+def _invalid(message: str) -> GreengrassError:
+    return GreengrassError(400, "ValidationException", message)
+
+
 @dataclass
 class ComponentVersion:
     arn: str
     name: str
     version: str
     recipe: dict[str, Any]
-    recipe_bytes: bytes
     created: float
     state: str
     message: str
@@ -82,18 +79,6 @@ class ComponentVersion:
     def status(self) -> dict[str, Any]:
         return {"componentState": self.state, "message": self.message, "errors": self.errors}
 
-    def record(self) -> dict[str, Any]:
-        return {
-            "arn": self.arn,
-            "componentName": self.name,
-            "componentVersion": self.version,
-            "creationTimestamp": self.created,
-            "status": self.status,
-            "artifacts": self.artifacts,
-            "recipe": self.recipe,
-            "engine": "visionpipe local Greengrass v2 engine (not AWS IoT Greengrass)",
-        }
-
 
 class GreengrassEngine:
     def __init__(self, endpoint_url: str, region: str, account_id: str, s3_client_factory: Callable[[], Any]):
@@ -102,6 +87,7 @@ class GreengrassEngine:
         self._s3_factory = s3_client_factory
         self.components: dict[str, ComponentVersion] = {}  # version ARN -> version
         self._lock = threading.Lock()
+        self.active = False
 
     # ------------------------------------------------------------ ARNs
     def component_arn(self, name: str) -> str:
@@ -113,28 +99,21 @@ class GreengrassEngine:
     # ------------------------------------------------------------ operations
     def create_component_version(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if "inlineRecipe" not in body:
-            raise GreengrassError(
-                400, "ValidationException", "only inlineRecipe is supported by the local engine"
-            )
-        raw = base64.b64decode(body["inlineRecipe"])
+            raise _invalid("only inlineRecipe is supported by the local engine")
         try:
-            recipe = yaml.safe_load(raw.decode())
+            recipe = yaml.safe_load(base64.b64decode(body["inlineRecipe"]).decode())
         except (UnicodeDecodeError, yaml.YAMLError) as error:
-            raise GreengrassError(
-                400, "ValidationException", f"recipe is neither JSON nor YAML: {error}"
-            ) from error
+            raise _invalid(f"recipe is neither JSON nor YAML: {error}") from error
         if not isinstance(recipe, dict):
-            raise GreengrassError(400, "ValidationException", "recipe must be an object")
+            raise _invalid("recipe must be an object")
         missing = [
             k for k in ("RecipeFormatVersion", "ComponentName", "ComponentVersion") if not recipe.get(k)
         ]
         if missing:
-            raise GreengrassError(400, "ValidationException", f"recipe is missing {', '.join(missing)}")
+            raise _invalid(f"recipe is missing {', '.join(missing)}")
         name, version = str(recipe["ComponentName"]), str(recipe["ComponentVersion"])
         if not _SEMVER.match(version):
-            raise GreengrassError(
-                400, "ValidationException", f"ComponentVersion {version!r} is not semantic (x.y.z)"
-            )
+            raise _invalid(f"ComponentVersion {version!r} is not semantic (x.y.z)")
         arn = self.version_arn(name, version)
         with self._lock:
             if arn in self.components:
@@ -146,17 +125,16 @@ class GreengrassEngine:
                     resourceType="ComponentVersion",
                 )
             component = ComponentVersion(
-                arn, name, version, recipe, raw, time.time(), "DEPLOYABLE", "NONE", {}, body.get("tags") or {}
+                arn, name, version, recipe, time.time(), "DEPLOYABLE", "NONE", {}, body.get("tags") or {}
             )
             errors = self._check_artifacts(component.artifacts)
-            if errors:
+            if errors:  # Greengrass reports artifact problems this way
                 component.state, component.message, component.errors = (
                     "FAILED",
                     "artifact check failed",
                     errors,
                 )
             self.components[arn] = component
-        self._mirror(component)
         log.info("local Greengrass: %s %s %s", name, version, component.state)
         return 201, {
             "arn": arn,
@@ -178,22 +156,6 @@ class GreengrassEngine:
             except ClientError as error:
                 errors[uri] = f"artifact not found ({error.response['Error'].get('Code')})"
         return errors
-
-    def _mirror(self, component: ComponentVersion) -> None:
-        buckets = [u[5:].partition("/")[0] for u in component.artifacts if u.startswith("s3://")]
-        if not buckets:
-            return
-        try:
-            self._s3_factory().put_object(
-                Bucket=buckets[0],
-                Key=f"{RECORDS_PREFIX}{component.name}/{component.version}.json",
-                Body=json.dumps(component.record(), indent=2).encode(),
-                ContentType="application/json",
-            )
-        except ClientError as error:
-            log.warning(
-                "local Greengrass: could not mirror %s to s3://%s: %s", component.arn, buckets[0], error
-            )
 
     def _get(self, arn: str) -> ComponentVersion:
         component = self.components.get(arn)
@@ -257,8 +219,24 @@ class GreengrassEngine:
             501, "NotImplemented", f"{operation} is not emulated by visionpipe's local Greengrass engine"
         )
 
+    @contextlib.contextmanager
+    def installed(self, sessions: list[Any]):
+        """Within the block, answer greengrassv2 requests to the endpoint from clients of these boto3
+        sessions made meanwhile (a client copies its session's handlers; afterwards they pass through)."""
+        emitters = list({id(s.events): s.events for s in sessions}.values())
+        unique_id = f"visionpipe-local-greengrassv2-{id(self)}"
+        for emitter in emitters:
+            emitter.register(EVENT, self.before_send, unique_id=unique_id)
+        self.active = True
+        try:
+            yield self
+        finally:
+            self.active = False
+            for emitter in emitters:
+                emitter.unregister(EVENT, self.before_send, unique_id=unique_id)
+
     def before_send(self, request, event_name: str = "", **_kwargs) -> AWSResponse | None:
-        if not request.url.startswith(self.endpoint_url + "/"):
+        if not self.active or not request.url.startswith(self.endpoint_url + "/"):
             return None  # not for the local stack: the real service (or another stand-in) answers
         operation = event_name.rsplit(".", 1)[-1]
         try:
@@ -269,41 +247,3 @@ class GreengrassEngine:
             headers = {"content-type": "application/json", "x-amzn-errortype": error.code}
         headers["x-amzn-requestid"] = f"local-{time.time_ns()}"
         return AWSResponse(request.url, status, headers, _Raw(json.dumps(payload).encode()))
-
-
-_lock = threading.Lock()
-_active: GreengrassEngine | None = None
-_registered: list[Any] = []  # event emitters the hook is registered on
-
-
-def _hook(request, event_name: str = "", **kwargs):
-    engine = _active
-    if engine is None:
-        return None
-    return engine.before_send(request, event_name=event_name, **kwargs)
-
-
-def install(engine: GreengrassEngine, sessions: list[Any]) -> None:
-    """Answer greengrassv2 requests to the engine's endpoint from clients of these boto3 sessions
-    (clients created after this call; a client copies its session's handlers when created)."""
-    global _active
-    with _lock:
-        if _active is not None and _active is not engine:
-            raise RuntimeError("another local stack's Greengrass engine is active in this process")
-        _active = engine
-        for session in sessions:
-            emitter = session.events
-            if not any(e is emitter for e in _registered):
-                emitter.register(EVENT, _hook, unique_id="visionpipe-local-greengrassv2")
-                _registered.append(emitter)
-
-
-def uninstall(engine: GreengrassEngine) -> None:
-    """Stop answering (clients made while installed keep the hook, which then lets requests through)."""
-    global _active
-    with _lock:
-        if _active is engine:
-            _active = None
-            for emitter in _registered:
-                emitter.unregister(EVENT, _hook, unique_id="visionpipe-local-greengrassv2")
-            _registered.clear()

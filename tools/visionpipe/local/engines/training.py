@@ -2,274 +2,35 @@
 
 moto records a training job and reports it Completed at once, with no metric and no artifact.
 For the local stack's jobs this engine takes over after moto has recorded the job (moto's
-SageMaker backend keeps serving Describe/List): it reads the job's four channels from the local S3
-(train/, validation/ images and train_annotation/, validation_annotation/ SageMaker
-object-detection JSON), trains a HOG + linear SVM detector on CPU (engines/hog_training.py: the
-built-in MXNet SSD cannot run here), evaluates it on the validation channel (VOC mAP at the
-`overlap_threshold` IoU) and writes model.tar.gz to <S3OutputPath>/<job>/output/ as SageMaker does.
-DescribeTrainingJob then reports:
+SageMaker backend keeps serving Describe/List): visionpipe.detector_model.training_job trains a
+HOG + linear SVM detector from the job's four channels in the local S3, measures validation:mAP
+and writes model.tar.gz to the job's ModelArtifacts. DescribeTrainingJob then reports:
 - Completed: FinalMetricDataList [validation:mAP = the measured value, train:progress = 100],
   ModelArtifacts.S3ModelArtifacts, TrainingTimeInSeconds;
-- Failed: FailureReason "ClientError: ..." (no images, an annotation naming a missing image,
-  no boxes, unreadable files), as SageMaker reports data errors.
+- Failed: FailureReason ("ClientError: ..." for data problems), as SageMaker reports them.
 
 The job starts InProgress and trains in a thread; CreateTrainingJob returns when it is done or
 after `sync_seconds`, whichever comes first (a longer job goes on in the background and the
 state machine's describe/wait loop follows it, as on AWS).
 
-HyperParameters: image_shape (model input, longer side), nms_threshold, overlap_threshold and
-num_classes are used; the SSD/SGD ones (base_network, use_pretrained_model, epochs,
-mini_batch_size, learning_rate, lr_scheduler_*, optimizer, momentum, weight_decay, ...) have no
-meaning for a linear SVM and are ignored (listed in the artifact's hyperparams.json).
-
-model.tar.gz holds: model.json (what the edge device reads: detector "hog", file, classes, input
-size), hog_svm.json (the detector, visionpipe_edge.detectors.hog_detector format),
-hyperparams.json (received / used / ignored) and metrics.json (validation figures).
+`outcome`, when set, decides a job's outcome instead of training (tests of the state machine's
+paths: a given mAP, a failure); it receives the job's name, hyperparameters, channels and
+artifact URI, as train_job does.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import logging
-import tarfile
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from functools import partial
 from typing import Any
 
-import cv2
-import numpy as np
-from moto.sagemaker import models as sagemaker_models
-
-from visionpipe.local.engines.hog_training import (
-    Sample,
-    TrainingDataError,
-    TrainingSettings,
-    evaluate,
-    input_size_for,
-    to_input,
-    train_detector,
-)
+from visionpipe.detector_model.training_job import METRIC, TrainingOutcome, train_job
+from visionpipe.local import moto_internals
 
 log = logging.getLogger("visionpipe.local")
-
-CHANNELS = ("train", "validation", "train_annotation", "validation_annotation")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-USED_HYPERPARAMETERS = (
-    "image_shape",
-    "nms_threshold",
-    "overlap_threshold",
-    "num_classes",
-    "num_training_samples",
-)
-METRIC = "validation:mAP"
-
-
-@dataclass
-class TrainingOutcome:
-    status: str  # Completed | Failed
-    validation_map: float | None = None
-    failure_reason: str = ""
-    artifact: str = ""
-    seconds: float = 0.0
-    metrics: dict[str, Any] | None = None
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise TrainingDataError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
-class S3Channels:
-    """The job's channels read from the local S3."""
-
-    def __init__(self, s3, input_data_config: list[dict[str, Any]]):
-        self.s3 = s3
-        self.uris = {
-            c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in input_data_config or []
-        }
-        missing = [c for c in CHANNELS if c not in self.uris]
-        if missing:
-            raise TrainingDataError(f"missing channel(s) {', '.join(missing)}")
-
-    def objects(self, channel: str) -> dict[str, str]:
-        """File name -> key, for every object under the channel's prefix."""
-        bucket, prefix = parse_s3_uri(self.uris[channel])
-        found: dict[str, str] = {}
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                if not obj["Key"].endswith("/"):
-                    found[PurePosixPath(obj["Key"]).name] = obj["Key"]
-        return found
-
-    def read(self, channel: str, key: str) -> bytes:
-        bucket, _ = parse_s3_uri(self.uris[channel])
-        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-
-    def labelled_images(self, side: str) -> list[tuple[str, np.ndarray, list[tuple[int, tuple]], dict]]:
-        images = {n: k for n, k in self.objects(side).items() if n.lower().endswith(IMAGE_SUFFIXES)}
-        if not images:
-            raise TrainingDataError(f"channel {side} ({self.uris[side]}) has no images")
-        annotations = self.objects(f"{side}_annotation")
-        labelled = []
-        for name, key in sorted(annotations.items()):
-            if not name.lower().endswith(".json"):
-                continue
-            try:
-                doc = json.loads(self.read(f"{side}_annotation", key))
-                file_name = PurePosixPath(doc["file"]).name
-                boxes = [
-                    (
-                        int(a["class_id"]),
-                        (
-                            float(a["left"]),
-                            float(a["top"]),
-                            float(a["left"]) + float(a["width"]),
-                            float(a["top"]) + float(a["height"]),
-                        ),
-                    )
-                    for a in doc.get("annotations", [])
-                ]
-                categories = {int(c["class_id"]): str(c["name"]) for c in doc.get("categories", [])}
-            except (ValueError, KeyError, TypeError) as error:
-                raise TrainingDataError(
-                    f"annotation {key} is not SageMaker object-detection JSON: {error}"
-                ) from error
-            if file_name not in images:
-                raise TrainingDataError(f"annotation {key} names {file_name}, which is not in channel {side}")
-            raw = np.frombuffer(self.read(side, images[file_name]), np.uint8)
-            image = cv2.imdecode(raw, cv2.IMREAD_COLOR)
-            if image is None:
-                raise TrainingDataError(f"image {images[file_name]} cannot be decoded")
-            labelled.append((file_name, image, boxes, categories))
-        if not labelled:
-            raise TrainingDataError(
-                f"channel {side}_annotation ({self.uris[side + '_annotation']}) has no annotations"
-            )
-        return labelled
-
-
-def _float(hyperparameters: dict[str, str], name: str, default: float) -> float:
-    try:
-        return float(hyperparameters.get(name, default))
-    except (TypeError, ValueError) as error:
-        raise TrainingDataError(f"hyperparameter {name}={hyperparameters[name]!r} is not a number") from error
-
-
-def train_job(
-    s3, job_name: str, hyperparameters: dict[str, str], input_data_config, artifact_uri: str
-) -> TrainingOutcome:
-    """Train, evaluate and write the artifact; data problems become a Failed outcome."""
-    started = time.perf_counter()
-    hyperparameters = dict(hyperparameters or {})
-    try:
-        settings = TrainingSettings(
-            image_shape=int(_float(hyperparameters, "image_shape", 512)),
-            nms_threshold=_float(hyperparameters, "nms_threshold", 0.45),
-            overlap_threshold=_float(hyperparameters, "overlap_threshold", 0.5),
-        )
-        channels = S3Channels(s3, input_data_config)
-        train = channels.labelled_images("train")
-        validation = channels.labelled_images("validation")
-        names: dict[int, str] = {}
-        for *_, categories in train + validation:
-            for class_id, name in categories.items():
-                names.setdefault(class_id, name)
-        num_classes = int(_float(hyperparameters, "num_classes", 0)) or (
-            max([c for *_, boxes, _ in train for c, _ in boxes] or [0]) + 1
-        )
-        class_names = {c: names.get(c, f"class-{c}") for c in range(num_classes)}
-        out_of_range = sorted(
-            {c for *_, boxes, _ in train + validation for c, _ in boxes if c >= num_classes}
-        )
-        if out_of_range:
-            raise TrainingDataError(f"class ids {out_of_range} not below num_classes={num_classes}")
-        size = input_size_for([(img.shape[1], img.shape[0]) for _, img, _, _ in train], settings.image_shape)
-
-        def samples(items) -> list[Sample]:
-            converted = []
-            for name, image, boxes, _ in items:
-                sample = to_input(image, boxes, size)
-                sample.name = name
-                converted.append(sample)
-            return converted
-
-        train_samples, validation_samples = samples(train), samples(validation)
-        if not any(s.boxes for s in train_samples):
-            raise TrainingDataError("the train channel has no boxes")
-        if not any(s.boxes for s in validation_samples):
-            raise TrainingDataError("the validation channel has no boxes")
-        report = train_detector(train_samples, class_names, settings)
-        result = evaluate(report.model, validation_samples, settings.overlap_threshold)
-    except TrainingDataError as error:
-        return TrainingOutcome(
-            "Failed", failure_reason=f"ClientError: {error}", seconds=time.perf_counter() - started
-        )
-
-    seconds = time.perf_counter() - started
-    metrics = {
-        METRIC: result.mean_ap,
-        "per_class_ap": {class_names[c]: ap for c, ap in result.per_class.items()},
-        "validation_boxes": {class_names[c]: n for c, n in result.ground_truth.items()},
-        "validation_detections": result.detections,
-        "train_images": len(train_samples),
-        "validation_images": len(validation_samples),
-        "train_boxes": sum(len(s.boxes) for s in train_samples),
-        "positives": {class_names[c]: n for c, n in report.positives.items()},
-        "negatives": {class_names[c]: n for c, n in report.negatives.items()},
-        "iou_threshold": settings.overlap_threshold,
-        "input": {"width": size[0], "height": size[1]},
-        "training_seconds": round(report.seconds, 3),
-        "total_seconds": round(seconds, 3),
-    }
-    artifact = model_archive(job_name, report, class_names, hyperparameters, metrics)
-    bucket, key = parse_s3_uri(artifact_uri)
-    s3.put_object(Bucket=bucket, Key=key, Body=artifact, ContentType="application/x-gzip")
-    return TrainingOutcome(
-        "Completed", result.mean_ap, artifact=artifact_uri, seconds=seconds, metrics=metrics
-    )
-
-
-def model_archive(
-    job_name: str, report, class_names: dict[int, str], hyperparameters: dict, metrics: dict
-) -> bytes:
-    device_model = {
-        "name": f"hog-svm-{job_name}",
-        "version": job_name,
-        "detector": "hog",
-        "file": "hog_svm.json",
-        "classes": [class_names[c] for c in sorted(class_names)],
-        "input": {"width": report.input_size[0], "height": report.input_size[1]},
-        "validation_mAP": metrics[METRIC],
-    }
-    files = {
-        "model.json": json.dumps(device_model, indent=2),
-        "hog_svm.json": report.model.to_json(),
-        "hyperparams.json": json.dumps(
-            {
-                "received": hyperparameters,
-                "used": {k: v for k, v in hyperparameters.items() if k in USED_HYPERPARAMETERS},
-                "ignored": sorted(k for k in hyperparameters if k not in USED_HYPERPARAMETERS),
-                "note": "local engine: HOG + linear SVM; SSD/SGD hyperparameters have no meaning here",
-            },
-            indent=2,
-        ),
-        "metrics.json": json.dumps(metrics, indent=2),
-    }
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 class TrainingEngine:
@@ -281,7 +42,12 @@ class TrainingEngine:
         self._s3_factory = s3_client_factory
         self._owns = owns
         self.sync_seconds = sync_seconds
-        self.threads: list[threading.Thread] = []
+        self.outcome: Callable[..., TrainingOutcome] | None = None
+        self.jobs: list[Any] = []
+
+    def installed(self):
+        """Within the block, the stack's CreateTrainingJob calls train (moto_internals)."""
+        return moto_internals.training_jobs(lambda job: self.start(job) if self.owns(job) else None)
 
     def owns(self, job) -> bool:
         try:
@@ -308,19 +74,18 @@ class TrainingEngine:
                 "StatusMessage": "Training a HOG + linear SVM detector on CPU",
             },
         ]
+        self.jobs.append(job)
         done = threading.Event()
         thread = threading.Thread(
             target=self._run, args=(job, done), name=f"train-{job.training_job_name}", daemon=True
         )
-        self.threads.append(thread)
         thread.start()
         done.wait(self.sync_seconds)
 
     def _run(self, job, done: threading.Event) -> None:
         try:
             try:
-                outcome = train_job(
-                    self._s3_factory(),
+                outcome = (self.outcome or partial(train_job, self._s3_factory()))(
                     job.training_job_name,
                     job.hyper_parameters,
                     job.input_data_config,
@@ -347,55 +112,12 @@ class TrainingEngine:
             job.failure_reason = outcome.failure_reason
         job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int(round(outcome.seconds)))
         transitions = job.secondary_status_transitions
-        if transitions:
-            transitions[-1]["EndTime"] = now
+        transitions[-1]["EndTime"] = now
+        message = outcome.failure_reason or "Training job completed"
         transitions.append(
-            {
-                "Status": outcome.status,
-                "StartTime": now,
-                "EndTime": now,
-                "StatusMessage": outcome.failure_reason or "Training job completed",
-            }
+            {"Status": outcome.status, "StartTime": now, "EndTime": now, "StatusMessage": message}
         )
         job.training_end_time = job.last_modified_time = now
         job.secondary_status = outcome.status
         job.training_job_status = outcome.status  # last: pollers see the final state with everything set
-        log.info(
-            "local training job %s %s (%s, %.1f s)",
-            job.training_job_name,
-            outcome.status,
-            f"validation:mAP {outcome.validation_map:.4f}"
-            if outcome.validation_map is not None
-            else outcome.failure_reason,
-            outcome.seconds,
-        )
-
-
-_lock = threading.Lock()
-_active: TrainingEngine | None = None
-_original_create = sagemaker_models.SageMakerModelBackend.create_training_job
-
-
-def _patched_create(self, *args, **kwargs):
-    job = _original_create(self, *args, **kwargs)
-    engine = _active
-    if engine is not None and engine.owns(job):
-        engine.start(job)
-    return job
-
-
-def install(engine: TrainingEngine) -> None:
-    global _active
-    with _lock:
-        if _active is not None and _active is not engine:
-            raise RuntimeError("another local stack's training engine is active in this process")
-        _active = engine
-        sagemaker_models.SageMakerModelBackend.create_training_job = _patched_create
-
-
-def uninstall(engine: TrainingEngine) -> None:
-    global _active
-    with _lock:
-        if _active is engine:
-            _active = None
-            sagemaker_models.SageMakerModelBackend.create_training_job = _original_create
+        log.info("local training job %s %s (%s)", job.training_job_name, outcome.status, message)
