@@ -73,7 +73,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=300)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--quick", action="store_true", help="a burst of 100 (make bench QUICK=1)")
     args = parser.parse_args()
+    if args.quick:
+        args.uploads = min(args.uploads, 100)
     model_dir = local_model.ensure_model(local_model.DEFAULT_MODEL_DIR, quiet=True)
     results = [burst(c, args.uploads, model_dir) for c in args.concurrency]
     anchor = results[0]
