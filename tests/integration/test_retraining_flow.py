@@ -165,6 +165,20 @@ def test_local_rounds_train_for_real_adopt_a_better_model_and_keep_it_over_a_wor
         local_stack.endpoint_url,
     ]
     assert main(argv) == 0
+    # the script-mode code every round's training job runs (sagemaker_submit_directory)
+    assert (
+        main(
+            [
+                "training",
+                "upload-source",
+                "--bucket",
+                model_bucket,
+                "--endpoint-url",
+                local_stack.endpoint_url,
+            ]
+        )
+        == 0
+    )
 
     # ---------------------------------------------------------------- round 1: good camera labels
     names = rounds.camera_uploads(
