@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 MAX_FUNCTION_MB ?= 200
 
-.PHONY: help install lock lint unit validate build sizes test demo bench clean
+.PHONY: help install lock lint unit validate build sizes test demo bench clean torch-venv
 
 help:
 	@echo "make demo   - run every flow locally against moto's server (installs first)"
@@ -62,3 +62,13 @@ bench: install
 
 clean:
 	rm -rf .aws-sam .demo .bench .pytest_cache .ruff_cache
+
+# The ssd training script's own venv (Python 3.11, CPU torch from the pinned wheels; never in .venv
+# or a Lambda package). The local SageMaker engine runs train_ssd.py with it.
+PYTHON311 ?= $(shell ls -d $$HOME/.pyenv/versions/3.11*/bin/python3.11 2>/dev/null | tail -n 1)
+TORCH_VENV := .venv-torch
+torch-venv: $(TORCH_VENV)/bin/python
+$(TORCH_VENV)/bin/python:
+	@test -n "$(PYTHON311)" || { echo "python3.11 is required for the torch venv"; exit 1; }
+	$(PYTHON311) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 'opencv-python-headless<5' numpy onnx

@@ -236,11 +236,19 @@ def test_local_rounds_train_for_real_adopt_a_better_model_and_keep_it_over_a_wor
 
     # what a core does with that version: download the artifact, run the recipe's install script;
     # the device then runs the model it unpacked
-    settings = install_like_a_core(recipe, local_stack.client("s3"), tmp_path / "core")
+    # rolled out: the local cameras' thing group's deployment now names the new model version
+    target = "arn:aws:iot:us-east-1:123456789012:thinggroup/visionpipe-local-cameras"  # samconfig [local]
+    (deployment,) = greengrass.list_deployments(targetArn=target)["deployments"]
+    deployed = greengrass.get_deployment(deploymentId=deployment["deploymentId"])
     assert (
-        settings.detector == "hog"
-        and settings.labels == ("face",)
-        and settings.model_version == current["training_job"]
+        deployed["components"]["com.visionpipe.DetectorModel"]["componentVersion"]
+        == component["componentVersion"]
+    )
+    settings = install_like_a_core(recipe, local_stack.client("s3"), tmp_path / "core")
+    assert (settings.detector, settings.labels, settings.model_version) == (
+        "hog",
+        ("face",),
+        component["componentVersion"],  # the records name the deployed component version
     )
     (probe,) = camera_frames(1, range(80, 100), seed=99, prefix="probe", sizes=FACE_SIZES)
     found = build_detector(settings).detect(cv2.resize(probe.image, settings.input_size), 0.5)
@@ -249,6 +257,7 @@ def test_local_rounds_train_for_real_adopt_a_better_model_and_keep_it_over_a_wor
     message = rounds.notification()
     assert "new model adopted" in message["Subject"]
     assert f"validation mAP {first_map} beats the current model (none (first model))" in message["Message"]
+    assert "Rollout (auto): aws greengrassv2 create-deployment --cli-input-json" in message["Message"]
     assert {c.candidate_id for c in rounds.store.with_status("trained")} >= set(names)
 
     # ---------------------------------------------------------------- round 2: a camera with bad boxes

@@ -45,3 +45,5 @@ class ModelComponentSettings(EnvironmentSettings):
     """publish_model_component: the Greengrass component that carries the device's model."""
 
     component_name: str = setting("MODEL_COMPONENT_NAME")
+    rollout_mode: str = setting("ROLLOUT_MODE", "manual")  # auto | manual
+    rollout_target_arn: str = setting("ROLLOUT_TARGET_ARN", "")

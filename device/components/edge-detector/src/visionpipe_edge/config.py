@@ -148,23 +148,40 @@ class EdgeSettings:
         return cls(**values)
 
 
+class ModelError(ValueError):
+    """The model folder holds no model the device can run: reported, never replaced by a fallback."""
+
+
+DETECTORS = ("cascade", "dnn", "hog")
+
+
 def model_defaults(model_dir: str | Path | None) -> dict[str, Any]:
     """Settings a model component describes in `model.json` next to its files.
 
     Keys: detector, file, config_file, classes, name, version, input {width, height},
-    output_format, class_id_offset (the retraining flow's model.json has classes and version).
+    output_format, class_id_offset. `component.json` (written by the retrained model component's
+    install) names the component version, which the records then carry as the model version.
+    A folder without a readable model.json naming a known detector and an existing file raises
+    ModelError: the device must not run another model while reporting this one.
     """
     if not model_dir:
         return {}
-    path = Path(model_dir) / "model.json"
+    folder = Path(model_dir)
+    path = folder / "model.json"
     defaults: dict[str, Any] = {"model_dir": str(model_dir)}
-    if not path.is_file():
-        return defaults
     try:
         meta = json.loads(path.read_text())
-    except (OSError, ValueError):
-        LOG.warning("ignoring unreadable %s", path)
-        return defaults
+    except FileNotFoundError:
+        raise ModelError(f"model folder {folder} has no model.json") from None
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path} is unreadable: {error}") from error
+    if not isinstance(meta, dict) or meta.get("detector") not in DETECTORS:
+        raise ModelError(
+            f"{path}: detector {meta.get('detector') if isinstance(meta, dict) else meta!r} "
+            f"is not one of {', '.join(DETECTORS)}"
+        )
+    if not meta.get("file") or not (folder / str(meta["file"])).is_file():
+        raise ModelError(f"{path}: model file {meta.get('file')!r} is not in {folder}")
     mapping = {
         "detector": "detector",
         "file": "model_file",
@@ -182,6 +199,12 @@ def model_defaults(model_dir: str | Path | None) -> dict[str, Any]:
     size = meta.get("input") or {}
     if size.get("width") and size.get("height"):
         defaults["input_width"], defaults["input_height"] = int(size["width"]), int(size["height"])
+    component = folder / "component.json"
+    if component.is_file():
+        try:
+            defaults["model_version"] = str(json.loads(component.read_text())["version"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelError(f"{component} is unreadable: {error}") from error
     return defaults
 
 
