@@ -38,6 +38,7 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
         "tweets",
         "curation and review",
         "retraining",
+        "rollout",
     ]
     assert all(f["ok"] and not f["problems"] for f in summary["flows"])
 
@@ -87,6 +88,17 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
     assert retraining["notification_subject"] == "visionpipe retraining round 1: new model adopted"
     assert f"validation:mAP {retraining['validation_map']:.3f}" in out
 
+    # rollout: the camera, started against the stack as a core of the rollout target, ran the
+    # adopted model: its records name the new component version and the trained detector
+    rollout = summary["rollout"]
+    before = edge["models"][0]
+    assert (before["name"], before["detector"]) == ("frontalface-haar", "cascade")
+    assert before["version"] != retraining["component_version"]
+    assert rollout["models"] and all(
+        m["version"] == retraining["component_version"] and m["detector"] == "hog" for m in rollout["models"]
+    )
+    assert rollout["uploaded"] >= 1 and rollout["failed"] == 0
+
     # the report: a section per flow, the annotated edge frame, a link to the review sheet
     report = (tmp_path / "report.html").read_text()
     for title in ("Summary", "1. Anomaly", "2. Edge camera", "3. Tweets", "4. Curation", "5. Retraining"):
@@ -96,7 +108,7 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
 
     # a timing per step, in order
     steps = re.findall(r"^  (\d+)\. .+?\s+(\d+\.\d) s$", out, flags=re.MULTILINE)
-    assert [int(n) for n, _ in steps] == list(range(1, 12))
+    assert [int(n) for n, _ in steps] == list(range(1, 13))
     assert list(summary["seconds"]) == [
         "1. sample data",
         "2. anomaly model",
@@ -108,5 +120,6 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
         "8. tweets",
         "9. curation and review",
         "10. retraining",
-        "11. report",
+        "11. rollout",
+        "12. report",
     ]

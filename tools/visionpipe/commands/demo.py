@@ -71,6 +71,7 @@ class Demo:
     base_dataset: Any = None  # dataset.upload.UploadReport
     review: Any = None  # demo.curation.ReviewResult
     round: Any = None  # demo.retraining.RoundResult
+    rollout: Any = None  # demo.edge.EdgeRun of the camera after the rollout
     inbox: str = ""  # SQS queue subscribed to the retraining notifications
     errors: dict[str, str] = field(default_factory=dict)  # step -> what it raised
     report: Path | None = None
@@ -289,6 +290,35 @@ def step_retraining(demo: Demo) -> None:
     demo.say(f"notification: {r.notification_subject!r}")
 
 
+def step_rollout(demo: Demo) -> None:
+    """The camera, started against the local stack as a core of the rollout target, runs what the
+    target's Greengrass deployment names: after an adopted round, the retrained model."""
+    from visionpipe.core import LocalCore
+    from visionpipe.demo import edge
+
+    r = demo.round
+    if not r or r.outcome != "adopted":
+        demo.say("skipped: no model was adopted")
+        return
+    target = demo.stack.functions["PublishModelComponentFunction"].variables.get("ROLLOUT_TARGET_ARN", "")
+    if not target:
+        demo.say("skipped: no RolloutTargetArn (manual rollout: the notification carries the command)")
+        return
+    core = LocalCore(
+        demo.stack.client("greengrassv2"), demo.stack.client("s3"), target, demo.work / "greengrass"
+    )
+    run = demo.rollout = edge.run_device(
+        demo.stack, demo.edge.bucket, demo.edge.video, DEVICE_NAME + "-after", demo.args.edge_interval, core
+    )
+    demo.say(f"deployment {core.deployment_id} to {target}: installed {core.installs}")
+    before = demo.edge.models[0] if demo.edge.models else {}
+    after = run.models[-1] if run.models else {}
+    demo.say(f"before: {before}")
+    demo.say(
+        f"after:  {after} ({len(run.record_keys)} records, {run.frames_with_detections}/{run.frames} frames)"
+    )
+
+
 def step_report(demo: Demo) -> None:
     from visionpipe.demo import report
 
@@ -318,7 +348,8 @@ FLOW_STEPS: list[tuple[str, Callable[[Demo], None]]] = [
     ("8. tweets", step_tweets),
     ("9. curation and review", step_review),
     ("10. retraining", step_retraining),
-    ("11. report", step_report),
+    ("11. rollout", step_rollout),
+    ("12. report", step_report),
 ]
 
 
@@ -362,22 +393,52 @@ def flows(demo: Demo) -> list[Flow]:
             else "",
             problems(r, "retraining", ("10. retraining",)),
         ),
+        Flow(
+            "rollout",
+            f"the camera runs {demo.rollout.models[-1]}" if demo.rollout and demo.rollout.models else "",
+            rollout_problems(demo),
+        ),
     ]
+
+
+def rollout_problems(demo: Demo) -> list[str]:
+    """The camera after the rollout must name the adopted component version and the trained detector."""
+    if "11. rollout" in demo.errors:
+        return [f"11. rollout raised {demo.errors['11. rollout']}"]
+    r, run = demo.round, demo.rollout
+    if r is None or r.outcome != "adopted":
+        return []  # nothing to roll out: the retraining flow says why
+    if run is None:
+        return ["the camera was not started against the rollout target"]
+    problems = run.problems()
+    if not run.models:
+        return problems
+    model = run.models[-1]
+    if model.get("version") != r.component_version:
+        problems.append(
+            f"the camera's records name version {model.get('version')}, not {r.component_version}"
+        )
+    variables = demo.stack.functions["BuildRetrainingDatasetFunction"].variables
+    algorithm = variables.get("DETECTOR_ALGORITHM", "ssd")
+    expected = {"hog": "hog", "ssd": "dnn"}.get(algorithm, algorithm)
+    if model.get("detector") != expected:
+        problems.append(f"the camera runs detector {model.get('detector')!r}, not the trained {algorithm}")
+    return problems
 
 
 def step_summary(demo: Demo) -> int:
     say = demo.say
     say.heading("summary")
     outcome = flows(demo)
-    if "11. report" in demo.errors:
-        outcome.append(Flow("report", "", [f"11. report raised {demo.errors['11. report']}"]))
+    if "12. report" in demo.errors:
+        outcome.append(Flow("report", "", [f"12. report raised {demo.errors['12. report']}"]))
     width = max(len(f.name) for f in outcome)
     for flow in outcome:
         say(f"  {flow.name:<{width}}  {'OK    ' if flow.ok else 'FAILED'}  {flow.headline}")
     say("time per step:")
     say(say.timing_table())
     results = {"anomaly": demo.anomaly, "edge": demo.edge, "tweets": demo.tweets}
-    results.update(review=demo.review, retraining=demo.round)
+    results.update(review=demo.review, retraining=demo.round, rollout=demo.rollout)
     summary = write_summary(demo.work / "summary.json", outcome, say.timings, results)
     say(f"done in {time.perf_counter() - demo.started:.1f} s; report {demo.report}; summary {summary}")
     failed = [f for f in outcome if not f.ok]

@@ -147,7 +147,13 @@ class DetectionLoop:
         moment = self.clock()
         frame_size = (frame.shape[1], frame.shape[0])
         record = build_record(
-            settings.device_id, moment, on_frame, frame_size, settings.model_name, settings.model_version
+            settings.device_id,
+            moment,
+            on_frame,
+            frame_size,
+            settings.model_name,
+            settings.model_version,
+            settings.detector,
         )
         keys = DetectionKeys.for_detection(settings.device_id, record["timestamp"])
         annotation = build_training_annotation(
