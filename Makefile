@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 MAX_FUNCTION_MB ?= 200
 
-.PHONY: help install lock lint unit validate build sizes test demo bench clean torch-venv
+.PHONY: help install lock lint unit validate build sizes test demo bench clean torch-venv test-ssd
 
 help:
 	@echo "make demo   - run every flow locally against moto's server (installs first)"
@@ -72,3 +72,6 @@ $(TORCH_VENV)/bin/python:
 	@test -n "$(PYTHON311)" || { echo "python3.11 is required for the torch venv"; exit 1; }
 	$(PYTHON311) -m venv $(TORCH_VENV)
 	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 'opencv-python-headless<5' numpy onnx
+
+test-ssd: install torch-venv
+	$(BIN)/python -m pytest tests/integration/test_ssd_round.py -q

@@ -8,6 +8,7 @@ their image name, so a candidate stays on the same side in every round.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -178,9 +179,22 @@ class DatasetBuilder:
             "earlier_candidates": len(earlier),
             "classes": class_map.names,
             "hyperparameters": hyperparameters_for(
-                overrides, class_map.num_classes, counts["train"], settings.algorithm, source_uri
+                {**self._stack_hyperparameters(), **(overrides or {})},
+                class_map.num_classes,
+                counts["train"],
+                settings.algorithm,
+                source_uri,
             ),
         }
+
+    def _stack_hyperparameters(self) -> dict[str, Any]:
+        try:
+            values = json.loads(self.settings.hyperparameters or "{}")
+        except ValueError as error:
+            raise DatasetBuildError(f"TRAINING_HYPERPARAMETERS is not JSON: {error}") from error
+        if not isinstance(values, dict):
+            raise DatasetBuildError("TRAINING_HYPERPARAMETERS must be a JSON object")
+        return values
 
     def _annotation(self, candidate: Candidate, class_map: ClassMap) -> TrainingAnnotation:
         try:

@@ -36,6 +36,7 @@ class DatasetSettings(EnvironmentSettings):
     class_names: tuple[str, ...] = setting("CLASS_NAMES", names_list("face"))
     validation_fraction: float = setting("VALIDATION_FRACTION", 0.1)
     algorithm: str = setting("DETECTOR_ALGORITHM", "ssd")
+    hyperparameters: str = setting("TRAINING_HYPERPARAMETERS", "{}")  # JSON object, the stack's overrides
     training_source_key: str = setting("TRAINING_SOURCE_KEY", "training/source/sourcedir.tar.gz")
     pretrained_prefix: str = setting("PRETRAINED_PREFIX", "training/pretrained/", parse=prefix)
 

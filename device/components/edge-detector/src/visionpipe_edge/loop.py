@@ -43,6 +43,7 @@ DETECTOR_FIELDS = (
     "dnn_scale",
     "dnn_mean",
     "dnn_swap_rb",
+    "nms_threshold",
     "cascade_scale_factor",
     "cascade_min_neighbours",
     "cascade_min_size",
