@@ -74,4 +74,4 @@ $(TORCH_VENV)/bin/python:
 	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 'opencv-python-headless<5' numpy onnx
 
 test-ssd: install torch-venv
-	$(BIN)/python -m pytest tests/integration/test_ssd_round.py -q
+	VISIONPIPE_TEST_SSD=1 $(BIN)/python -m pytest tests/integration/test_ssd_round.py -q
