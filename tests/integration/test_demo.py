@@ -101,7 +101,15 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
 
     # the report: a section per flow, the annotated edge frame, a link to the review sheet
     report = (tmp_path / "report.html").read_text()
-    for title in ("Summary", "1. Anomaly", "2. Edge camera", "3. Tweets", "4. Curation", "5. Retraining"):
+    for title in (
+        "Summary",
+        "1. Anomaly",
+        "2. Edge camera",
+        "3. Tweets",
+        "4. Curation",
+        "5. Retraining",
+        "6. Rollout",
+    ):
         assert f"<h2>{title}" in report
     assert 'alt="annotated edge frame"' in report and '<a href="review.html">' in report
     assert entry["text"] in report

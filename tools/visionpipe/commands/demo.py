@@ -335,6 +335,7 @@ def step_report(demo: Demo) -> None:
         report.tweets_section(demo.tweets),
         report.review_section(demo.review, demo.work),
         report.retraining_section(demo.round, demo.base_dataset),
+        report.rollout_section(demo.edge, demo.rollout),
     ]
     demo.report = report.write_report(demo.work / "report.html", sections)
     demo.say(f"report: {demo.report}")
