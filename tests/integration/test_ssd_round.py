@@ -108,7 +108,8 @@ def test_an_ssd_round_trains_exports_rolls_out_and_runs_on_opencv(tmp_path):
 
         model_dir = tmp_path / "greengrass" / "work" / "com.visionpipe.DetectorModel" / "model"
         check = json.loads((model_dir / "export_check.json").read_text())
-        (probe,) = [f for f in validation if f.name == check["image"]]
+        # the round's validation channel: base validation frames and camera frames the split put there
+        (probe,) = [f for f in validation + camera if f.name == check["image"]]
         resized = cv2.resize(probe.image, settings.input_size, interpolation=cv2.INTER_AREA)
         boxes, scores = detector.raw_output(resized)
         anchors = check["anchors"]
