@@ -66,6 +66,7 @@ def test_a_round_that_never_started_fails_the_demo_with_the_reason(tmp_path):
         "tweets": True,
         "curation and review": False,
         "retraining": False,
+        "rollout": False,
     }
     assert summary["retraining"] is None and summary["edge"]["counts"]["json/"] == 1
 

@@ -407,8 +407,10 @@ def rollout_problems(demo: Demo) -> list[str]:
     if "11. rollout" in demo.errors:
         return [f"11. rollout raised {demo.errors['11. rollout']}"]
     r, run = demo.round, demo.rollout
-    if r is None or r.outcome != "adopted":
-        return []  # nothing to roll out: the retraining flow says why
+    if r is None:
+        return ["the rollout did not run (an earlier flow failed)"]
+    if r.outcome != "adopted":
+        return []  # a kept model is not rolled out
     if run is None:
         return ["the camera was not started against the rollout target"]
     problems = run.problems()
