@@ -115,18 +115,20 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
     assert 'alt="annotated edge frame"' in report and '<a href="review.html">' in report
     assert entry["text"] in report
 
-    # visionpipe report read the stack back: the demo's records, verdicts, failures and round
+    # visionpipe report read the stack back: the demo's records (the camera before and after the
+    # rollout), verdicts, failures and round
     stack = summary["stack_report"]
-    assert stack["records"] == detections and stack["devices"] == ["demo-cam"]
+    records = detections + rollout["uploaded"]
+    assert stack["records"] == records and sorted(stack["devices"]) == ["demo-cam", "demo-cam-after"]
     anomalies, judged = (int(n) for n in re.search(r"anomaly ratio: (\d+)/(\d+) =", out).groups())
     assert (stack["verdicts"], stack["anomalies"]) == (judged, anomalies)
     assert stack["failures"] == 2  # the two bad inputs
-    assert stack["expected"]["records"] == detections and stack["rounds"] == 1 and not stack["problems"]
+    assert stack["expected"]["records"] == records and stack["rounds"] == 1 and not stack["problems"]
     page = (tmp_path / "stack-report" / "report.html").read_text()
     assert "<script" not in page and 'src="http' not in page
     assert page.count('src="data:image/png;base64,') >= 14
     figures = json.loads((tmp_path / "stack-report" / "report.json").read_text())
-    assert figures["detections"]["records"] == detections
+    assert figures["detections"]["records"] == records
     assert figures["verdicts"]["processed"] == stack["verdicts"]
     assert figures["retraining"]["rounds"][0]["outcome"] == "adopted"
     assert '<a href="stack-report/report.html">' in report
