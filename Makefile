@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 MAX_FUNCTION_MB ?= 200
 
-.PHONY: help install lock lint unit validate build sizes test demo bench clean backbone-venv export-backbone
+.PHONY: help install lock lint unit validate build sizes test demo bench clean backbone-venv export-backbone torch-venv test-ssd
 
 # The anomaly backbone's export (torch) lives in its own Python 3.11 venv, never in .venv or a Lambda.
 BACKBONE_VENV := .venv-backbone
@@ -83,3 +83,15 @@ export-backbone: backbone-venv
 
 clean:
 	rm -rf .aws-sam .demo .bench .pytest_cache .ruff_cache
+
+# The ssd training script's own venv (Python 3.11, CPU torch from the pinned wheels; never in .venv
+# or a Lambda package). The local SageMaker engine runs train_ssd.py with it.
+TORCH_VENV := .venv-torch
+torch-venv: $(TORCH_VENV)/bin/python
+$(TORCH_VENV)/bin/python:
+	@test -n "$(PYTHON311)" || { echo "python3.11 is required for the torch venv"; exit 1; }
+	$(PYTHON311) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 'opencv-python-headless<5' numpy onnx
+
+test-ssd: install torch-venv
+	VISIONPIPE_TEST_SSD=1 $(BIN)/python -m pytest tests/integration/test_ssd_round.py -q

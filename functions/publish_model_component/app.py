@@ -2,14 +2,15 @@
 
 Input: {"round", "model_artifact" (s3://.../model.tar.gz), "validation_map", "training_job",
 "model_package_arn", "classes"}. Creates the Greengrass v2 component version whose recipe points at
-the artifact; deployments that follow the component pick it up.
+the artifact, then rolls it out: RolloutMode=auto revises the Greengrass deployment of
+RolloutTargetArn with the new version (CreateDeployment); manual returns the exact command instead.
 """
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from visionpipe_common import aws
-from visionpipe_common.retraining.model_component import component_version, model_recipe, publish
+from visionpipe_common.retraining.model_component import component_version, model_recipe, publish, rollout
 from visionpipe_common.retraining.settings import ModelComponentSettings
 
 logger = Logger()
@@ -33,4 +34,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     )
     published = publish(greengrass, recipe)
     logger.info("model component published", extra=published)
-    return published
+    rolled = rollout(
+        greengrass,
+        settings.rollout_mode,
+        settings.rollout_target_arn,
+        published["component_name"],
+        published["component_version"],
+    )
+    logger.info("model component rollout", extra=rolled)
+    return {**published, "rollout": rolled}

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from visionpipe_edge.config import EdgeSettings, IpcConfigWatcher, model_defaults
+from visionpipe_edge.config import EdgeSettings, IpcConfigWatcher, ModelError, model_defaults
 
 
 def test_camel_case_configuration_with_console_strings():
@@ -50,6 +50,7 @@ def test_empty_values_fall_back_to_the_model_metadata(tmp_path):
             }
         )
     )
+    (tmp_path / "model.onnx").write_bytes(b"onnx")
     recipe_like = {
         "detector": "",
         "modelFile": "",
@@ -66,9 +67,30 @@ def test_empty_values_fall_back_to_the_model_metadata(tmp_path):
     assert explicit.labels == ("hand",)
 
 
-def test_model_defaults_without_metadata(tmp_path):
-    assert model_defaults(tmp_path) == {"model_dir": str(tmp_path)}
-    assert model_defaults("") == {}
+def test_a_model_folder_without_a_usable_model_is_an_error_not_a_fallback(tmp_path):
+    assert model_defaults("") == {}  # no model component: the options decide (visionpipe device run)
+    with pytest.raises(ModelError, match="has no model.json"):
+        model_defaults(tmp_path)
+    (tmp_path / "model.json").write_text("{not json")
+    with pytest.raises(ModelError, match="unreadable"):
+        model_defaults(tmp_path)
+    (tmp_path / "model.json").write_text(json.dumps({"detector": "mxnet", "file": "model-symbol.json"}))
+    with pytest.raises(ModelError, match="detector 'mxnet' is not one of cascade, dnn, hog"):
+        model_defaults(tmp_path)
+    (tmp_path / "model.json").write_text(json.dumps({"detector": "hog", "file": "hog_svm.json"}))
+    with pytest.raises(ModelError, match="model file 'hog_svm.json' is not in"):
+        model_defaults(tmp_path)
+
+
+def test_the_component_version_is_the_model_version_the_records_carry(tmp_path):
+    (tmp_path / "model.json").write_text(
+        json.dumps({"detector": "hog", "file": "m.json", "version": "job-7"})
+    )
+    (tmp_path / "m.json").write_text("{}")
+    (tmp_path / "component.json").write_text(
+        json.dumps({"component": "com.visionpipe.DetectorModel", "version": "1.0.7"})
+    )
+    assert model_defaults(tmp_path)["model_version"] == "1.0.7"
 
 
 def test_the_shipped_model_component_describes_the_cascade(model_dir):

@@ -69,7 +69,7 @@ def test_real_photographs_produce_all_six_objects(face_video, model_dir, s3_buck
         assert record["image_key"] == f"images/image_office-cam-1_{stamp}.jpg"
         assert record["device_id"] == "office-cam-1"
         assert record["frame"] == {"width": 1280, "height": 960}
-        assert record["model"] == {"name": "frontalface-haar", "version": "1"}
+        assert record["model"] == {"name": "frontalface-haar", "version": "1", "detector": "cascade"}
         assert [o["object"] for o in record["objects"]] == ["face"]
         box = record["objects"][0]["box"]
         assert 0 <= box["xmin"] < box["xmax"] <= 1280 and 0 <= box["ymin"] < box["ymax"] <= 960

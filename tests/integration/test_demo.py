@@ -38,6 +38,7 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
         "tweets",
         "curation and review",
         "retraining",
+        "rollout",
         "visionpipe report",
     ]
     assert all(f["ok"] and not f["problems"] for f in summary["flows"])
@@ -88,25 +89,46 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
     assert retraining["notification_subject"] == "visionpipe retraining round 1: new model adopted"
     assert f"validation:mAP {retraining['validation_map']:.3f}" in out
 
+    # rollout: the camera, started against the stack as a core of the rollout target, ran the
+    # adopted model: its records name the new component version and the trained detector
+    rollout = summary["rollout"]
+    before = edge["models"][0]
+    assert (before["name"], before["detector"]) == ("frontalface-haar", "cascade")
+    assert before["version"] != retraining["component_version"]
+    assert rollout["models"] and all(
+        m["version"] == retraining["component_version"] and m["detector"] == "hog" for m in rollout["models"]
+    )
+    assert rollout["uploaded"] >= 1 and rollout["failed"] == 0
+
     # the report: a section per flow, the annotated edge frame, a link to the review sheet
     report = (tmp_path / "report.html").read_text()
-    for title in ("Summary", "1. Anomaly", "2. Edge camera", "3. Tweets", "4. Curation", "5. Retraining"):
+    for title in (
+        "Summary",
+        "1. Anomaly",
+        "2. Edge camera",
+        "3. Tweets",
+        "4. Curation",
+        "5. Retraining",
+        "6. Rollout",
+    ):
         assert f"<h2>{title}" in report
     assert 'alt="annotated edge frame"' in report and '<a href="review.html">' in report
     assert entry["text"] in report
 
-    # visionpipe report read the stack back: the demo's records, verdicts, failures and round
+    # visionpipe report read the stack back: the demo's records (the camera before and after the
+    # rollout), verdicts, failures and round
     stack = summary["stack_report"]
-    assert stack["records"] == detections and stack["devices"] == ["demo-cam"]
+    records = detections + rollout["uploaded"]
+    assert stack["records"] == records and sorted(stack["devices"]) == ["demo-cam", "demo-cam-after"]
     anomalies, judged = (int(n) for n in re.search(r"anomaly ratio: (\d+)/(\d+) =", out).groups())
     assert (stack["verdicts"], stack["anomalies"]) == (judged, anomalies)
     assert stack["failures"] == 2  # the two bad inputs
-    assert stack["expected"]["records"] == detections and stack["rounds"] == 1 and not stack["problems"]
+    assert stack["expected"]["records"] == records and stack["rounds"] == 1 and not stack["problems"]
     page = (tmp_path / "stack-report" / "report.html").read_text()
     assert "<script" not in page and 'src="http' not in page
     assert page.count('src="data:image/png;base64,') >= 14
     figures = json.loads((tmp_path / "stack-report" / "report.json").read_text())
-    assert figures["detections"]["records"] == detections
+    assert figures["detections"]["records"] == records
     assert figures["verdicts"]["processed"] == stack["verdicts"]
     assert figures["retraining"]["rounds"][0]["outcome"] == "adopted"
     assert '<a href="stack-report/report.html">' in report
@@ -114,7 +136,7 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
 
     # a timing per step, in order
     steps = re.findall(r"^  (\d+)\. .+?\s+(\d+\.\d) s$", out, flags=re.MULTILINE)
-    assert [int(n) for n, _ in steps] == list(range(1, 13))
+    assert [int(n) for n, _ in steps] == list(range(1, 14))
     assert list(summary["seconds"]) == [
         "1. sample data",
         "2. anomaly model",
@@ -126,6 +148,7 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
         "8. tweets",
         "9. curation and review",
         "10. retraining",
-        "11. what the stack saw",
-        "12. report",
+        "11. rollout",
+        "12. what the stack saw",
+        "13. report",
     ]

@@ -18,17 +18,16 @@ Round 2 (a camera whose boxes sit beside the faces): the new model measures lowe
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
-from pathlib import Path
 
 import cv2
 import pytest
 from support.face_data import camera_frames, write_channels
-from visionpipe_edge.config import EdgeSettings, model_defaults
+from visionpipe_edge.config import EdgeSettings
 from visionpipe_edge.detectors import build_detector
 
 from visionpipe.cli import main
+from visionpipe.core import LocalCore
 from visionpipe_common.retraining.annotations import split_of
 from visionpipe_common.retraining.candidates import CandidateStore
 
@@ -36,20 +35,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("local_stack")]
 
 FACE_SIZES = (50, 150)  # face sizes in the 640x480 frames
 VALIDATION_FRACTION = 0.1  # BuildRetrainingDatasetFunction's VALIDATION_FRACTION (template.yaml)
-
-
-def install_like_a_core(recipe: dict, s3, root: Path) -> EdgeSettings:
-    """The Greengrass nucleus's part: artifact into {artifacts:path}, Install script with the variables."""
-    artifacts, work = root / "artifacts", root / "work"
-    artifacts.mkdir(parents=True)
-    work.mkdir()
-    manifest = recipe["Manifests"][0]
-    bucket, key = manifest["Artifacts"][0]["Uri"][5:].split("/", 1)
-    s3.download_file(bucket, key, str(artifacts / key.rsplit("/", 1)[-1]))
-    script = manifest["Lifecycle"]["Install"]["Script"]
-    script = script.replace("{artifacts:path}", str(artifacts)).replace("{work:path}", str(work))
-    subprocess.run(["sh", "-c", script], check=True)
-    return EdgeSettings(**model_defaults(work / "model"))
 
 
 def shifted_beside_the_faces(frame):
@@ -165,6 +150,26 @@ def test_local_rounds_train_for_real_adopt_a_better_model_and_keep_it_over_a_wor
         local_stack.endpoint_url,
     ]
     assert main(argv) == 0
+    # the script-mode code every round's training job runs (sagemaker_submit_directory)
+    assert (
+        main(
+            [
+                "training",
+                "upload-source",
+                "--bucket",
+                model_bucket,
+                "--endpoint-url",
+                local_stack.endpoint_url,
+            ]
+        )
+        == 0
+    )
+
+    # a camera started against the local stack as a core of the rollout target: nothing deployed yet
+    target = "arn:aws:iot:us-east-1:123456789012:thinggroup/visionpipe-local-cameras"  # samconfig [local]
+    core = LocalCore(greengrass, local_stack.client("s3"), target, tmp_path / "greengrass")
+    shipped = EdgeSettings(detector="cascade", model_name="frontalface-haar", model_version="1.0.0")
+    assert core.settings(shipped) is shipped
 
     # ---------------------------------------------------------------- round 1: good camera labels
     names = rounds.camera_uploads(
@@ -221,12 +226,21 @@ def test_local_rounds_train_for_real_adopt_a_better_model_and_keep_it_over_a_wor
     assert recipe["Manifests"][0]["Artifacts"][0]["Uri"] == artifact
 
     # what a core does with that version: download the artifact, run the recipe's install script;
-    # the device then runs the model it unpacked
-    settings = install_like_a_core(recipe, local_stack.client("s3"), tmp_path / "core")
+    # rolled out: the local cameras' thing group's deployment now names the new model version, and
+    # the running camera's next settings are the retrained model's (installed as a core installs it)
+    (deployment,) = greengrass.list_deployments(targetArn=target)["deployments"]
+    deployed = greengrass.get_deployment(deploymentId=deployment["deploymentId"])
+    assert deployed["components"]["com.visionpipe.DetectorModel"] == {
+        "componentVersion": component["componentVersion"]
+    }
+    settings = core.settings(shipped)
     assert (
-        settings.detector == "hog"
-        and settings.labels == ("face",)
-        and settings.model_version == current["training_job"]
+        core.installs == [component["componentVersion"]] and core.deployment_id == deployment["deploymentId"]
+    )
+    assert (settings.detector, settings.labels, settings.model_version) == (
+        "hog",
+        ("face",),
+        component["componentVersion"],  # the records name the deployed component version
     )
     (probe,) = camera_frames(1, range(80, 100), seed=99, prefix="probe", sizes=FACE_SIZES)
     found = build_detector(settings).detect(cv2.resize(probe.image, settings.input_size), 0.5)
@@ -235,6 +249,7 @@ def test_local_rounds_train_for_real_adopt_a_better_model_and_keep_it_over_a_wor
     message = rounds.notification()
     assert "new model adopted" in message["Subject"]
     assert f"validation mAP {first_map} beats the current model (none (first model))" in message["Message"]
+    assert "Rollout (auto): aws greengrassv2 create-deployment --cli-input-json" in message["Message"]
     assert {c.candidate_id for c in rounds.store.with_status("trained")} >= set(names)
 
     # ---------------------------------------------------------------- round 2: a camera with bad boxes

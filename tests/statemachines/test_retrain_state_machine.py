@@ -13,6 +13,7 @@ from support.training_data import annotation_bytes, write_labelled_image
 from visionpipe.dataset.convert import convert_folder
 from visionpipe.dataset.split import split_dataset
 from visionpipe.dataset.upload import upload_channels
+from visionpipe.detector_model.contract import METRIC_REGEX
 from visionpipe.template import REPO_ROOT, load_template
 from visionpipe_common.retraining.dataset import DEFAULT_HYPERPARAMETERS
 from visionpipe_common.retraining.rounds import RetrainingRounds as Rounds
@@ -27,12 +28,18 @@ def test_definition_placeholders_are_exactly_the_template_substitutions():
     assert set(re.findall(r"\$\{(\w+)\}", text)) == set(machine["DefinitionSubstitutions"])
     training = json.loads(text)["States"]["StartTraining"]
     assert training["Resource"] == "${CreateTrainingJobResource}"
-    hyper = DEFAULT_HYPERPARAMETERS
-    assert (hyper["base_network"], hyper["epochs"], hyper["mini_batch_size"], hyper["learning_rate"]) == (
-        "resnet-50",
+    # script mode; the metric SageMaker captures is the line the scripts print
+    assert training["Parameters"]["AlgorithmSpecification"]["MetricDefinitions"] == [
+        {"Name": "validation:mAP", "Regex": METRIC_REGEX}
+    ]
+    assert training["Parameters"]["InputDataConfig.$"] == "$.build.result.input_data_config"
+    # the original's best run, where its names mean the same for SSDlite
+    hyper = DEFAULT_HYPERPARAMETERS["ssd"]
+    assert (hyper["epochs"], hyper["mini_batch_size"], hyper["learning_rate"], hyper["momentum"]) == (
         "60",
         "10",
         "0.004",
+        "0.9",
     )
 
 
@@ -85,9 +92,11 @@ def test_better_model_is_registered_published_and_announced(stack):
 
     ((job_name, hyperparameters, input_data_config),) = stack.training.jobs
     assert hyperparameters == {
-        **DEFAULT_HYPERPARAMETERS,
+        **DEFAULT_HYPERPARAMETERS["hog"],  # samconfig's local environment: DetectorAlgorithm=hog
         "num_classes": "2",
         "num_training_samples": hyperparameters["num_training_samples"],
+        "sagemaker_program": "train_hog.py",
+        "sagemaker_submit_directory": f"s3://{stack.model_bucket}/training/source/sourcedir.tar.gz",
     }
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in input_data_config}
     assert channels == {

@@ -16,7 +16,7 @@ import tarfile
 import uuid
 from dataclasses import dataclass, field
 
-from visionpipe.detector_model.training_job import TrainingOutcome, parse_s3_uri
+from visionpipe.local.engines.training import TrainingOutcome, parse_s3_uri
 from visionpipe.local.stack import OfflineStack
 from visionpipe_common.retraining.candidates import CandidateStore
 

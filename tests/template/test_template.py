@@ -118,6 +118,8 @@ TOLERATED_STAR_ACTIONS = {
     "mediaconvert:CreateJob",
     "mediaconvert:GetJob",
     "sagemaker:ListModelPackages",
+    "sagemaker:ListTags",  # AWS's documented createTrainingJob.sync policy grants it on "*"
+    "greengrass:ListDeployments",
 }
 
 

@@ -11,6 +11,7 @@ from samcli.lib.intrinsic_resolver.intrinsics_symbol_table import IntrinsicsSymb
 from visionpipe.template import load_template
 
 STACK_UUID = "51af3dc0-da77-11e4-872e-1234567db123"
+REGION, ACCOUNT = "eu-west-1", "123456789012"
 PSEUDO = {
     "AWS::StackId": f"arn:aws:cloudformation:eu-west-1:123456789012:stack/visionpipe/{STACK_UUID}",
     "AWS::StackName": "visionpipe",
@@ -76,8 +77,10 @@ def test_every_s3_arn_and_bucket_setting_names_a_bucket_of_the_stack(resolved):
     text = json.dumps(resources)
     arns = {part.split('"')[0] for part in text.split('"arn:aws:s3:::')[1:]}
     assert arns, "no S3 ARN found: the check would pass vacuously"
+    # GDK's artifact bucket (<gdk-config bucket>-<region>-<account>) is the one bucket outside the stack
+    gdk_bucket = f"visionpipe-greengrass-artifacts-{REGION}-{ACCOUNT}"
     for arn in arns:
-        assert arn.split("/")[0] in names.values(), arn
+        assert arn.split("/")[0] in [*names.values(), gdk_bucket], arn
     variables = {
         key: value
         for resource in resources.values()
@@ -89,11 +92,17 @@ def test_every_s3_arn_and_bucket_setting_names_a_bucket_of_the_stack(resolved):
         assert value in names.values(), (key, value)
 
 
-def test_the_edge_device_policy_covers_exactly_the_six_detection_prefixes(resolved):
+def test_the_edge_device_policy_puts_detections_and_gets_component_artifacts(resolved):
     resources, names = resolved
-    (statement,) = resources["EdgeDeviceUploadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Action"] == ["s3:PutObject"]
-    assert statement["Resource"] == [f"arn:aws:s3:::{names['DetectionsBucket']}/{p}" for p in EDGE_PREFIXES]
+    put, get = resources["EdgeDeviceUploadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert put["Action"] == ["s3:PutObject"]
+    assert put["Resource"] == [f"arn:aws:s3:::{names['DetectionsBucket']}/{p}" for p in EDGE_PREFIXES]
+    # the nucleus downloads the components' artifacts with the token exchange role
+    assert get["Action"] == ["s3:GetObject"]
+    assert get["Resource"] == [
+        f"arn:aws:s3:::visionpipe-greengrass-artifacts-{REGION}-{ACCOUNT}/*",
+        f"arn:aws:s3:::{names['ModelBucket']}/retraining/output/*",
+    ]
 
 
 def test_shared_statements_reach_every_function_that_attaches_them():

@@ -66,6 +66,7 @@ def test_a_round_that_never_started_fails_the_demo_with_the_reason(tmp_path):
         "tweets": True,
         "curation and review": False,
         "retraining": False,
+        "rollout": False,
         "visionpipe report": False,
     }
     assert "visionpipe report: visionpipe report did not run (an earlier flow failed)" in printed

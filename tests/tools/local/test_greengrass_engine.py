@@ -12,7 +12,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from visionpipe.local.engines import greengrass
-from visionpipe_common.retraining.model_component import component_version, model_recipe, publish
+from visionpipe_common.retraining.model_component import component_version, model_recipe, publish, rollout
 
 ENDPOINT = "http://127.0.0.1:9"  # never contacted: the hook answers first
 BUCKET = "models"
@@ -95,3 +95,66 @@ def test_requests_to_other_endpoints_and_after_uninstall_pass_through(stack):
     Request.url = ENDPOINT + "/greengrass/v2/createComponentVersion"
     engine.active = False  # what leaving engine.installed() does: clients made meanwhile pass through
     assert engine.before_send(Request(), event_name="before-send.greengrassv2.CreateComponentVersion") is None
+
+
+TARGET = "arn:aws:iot:us-east-1:123456789012:thinggroup/cameras"
+
+
+def test_rollout_revises_the_targets_deployment_keeping_its_other_components(stack):
+    engine, client, s3 = stack
+    publish(client, recipe("1.0.1"))
+    publish(client, recipe("1.0.2"))
+    # the camera fleet's deployment as the README sets it up: detector + model 1.0.1, with configuration
+    first = client.create_deployment(
+        targetArn=TARGET,
+        deploymentName="cameras",
+        components={
+            "aws.greengrass.Nucleus": {"componentVersion": "2.14.0"},
+            "com.visionpipe.DetectorModel": {"componentVersion": "1.0.1"},
+        },
+        deploymentPolicies={"failureHandlingPolicy": "ROLLBACK"},
+    )
+    assert_matches_output_shape(client, "CreateDeployment", first)
+
+    rolled = rollout(client, "auto", TARGET, "com.visionpipe.DetectorModel", "1.0.2")
+    assert rolled["mode"] == "auto" and rolled["deployment_id"] != first["deploymentId"]
+    revised = client.get_deployment(deploymentId=rolled["deployment_id"])
+    assert_matches_output_shape(client, "GetDeployment", revised)
+    assert revised["components"] == {
+        "aws.greengrass.Nucleus": {"componentVersion": "2.14.0"},
+        "com.visionpipe.DetectorModel": {"componentVersion": "1.0.2"},
+    }
+    assert revised["deploymentPolicies"] == {"failureHandlingPolicy": "ROLLBACK"}
+    assert (revised["deploymentName"], revised["revisionId"], revised["isLatestForTarget"]) == (
+        "cameras",
+        "2",
+        True,
+    )
+    latest = client.list_deployments(targetArn=TARGET)
+    assert_matches_output_shape(client, "ListDeployments", latest)
+    assert [d["deploymentId"] for d in latest["deployments"]] == [rolled["deployment_id"]]
+    history = client.list_deployments(targetArn=TARGET, historyFilter="ALL")["deployments"]
+    assert [d["deploymentStatus"] for d in history] == ["ACTIVE", "INACTIVE"]
+    assert engine.deployment_for(TARGET).deployment_id == rolled["deployment_id"]
+
+    # manual: nothing deployed, the exact command the notification carries
+    manual = rollout(client, "manual", TARGET, "com.visionpipe.DetectorModel", "1.0.1")
+    assert (
+        manual["deployment_id"] == ""
+        and len(client.list_deployments(historyFilter="ALL")["deployments"]) == 2
+    )
+    prefix = "aws greengrassv2 create-deployment --cli-input-json '"
+    assert manual["command"].startswith(prefix)
+    request = json.loads(manual["command"][len(prefix) : -1])
+    assert request["components"]["com.visionpipe.DetectorModel"] == {"componentVersion": "1.0.1"}
+    assert request["components"]["aws.greengrass.Nucleus"] == {"componentVersion": "2.14.0"}
+
+
+def test_a_deployment_of_an_unknown_version_or_to_a_non_iot_target_is_refused(stack):
+    _, client, _ = stack
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        client.create_deployment(
+            targetArn=TARGET, components={"com.visionpipe.DetectorModel": {"componentVersion": "9.9.9"}}
+        )
+    with pytest.raises(ClientError, match="ValidationException"):
+        client.create_deployment(targetArn="arn:aws:s3:::bucket", components={})

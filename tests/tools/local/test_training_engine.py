@@ -1,4 +1,5 @@
-"""The local SageMaker training engine: CreateTrainingJob in moto trains (or takes the outcome hook's result).
+"""The local SageMaker training engine: CreateTrainingJob in moto runs the job's script-mode entry
+point from its sourcedir.tar.gz in a subprocess (or takes the outcome hook's result).
 
 Data: camera frames (real photographs, real LFW faces) labelled by the edge device's cascade
 (face_data.py), different people in train and validation.
@@ -15,8 +16,12 @@ import pytest
 from moto import mock_aws
 from support.face_data import camera_frames
 
-from visionpipe.detector_model.training_job import CHANNELS, TrainingOutcome
+from visionpipe.detector_model.contract import METRIC_REGEX, TRAINING_CHANNELS
+from visionpipe.detector_model.source import upload_source
 from visionpipe.local.engines import training
+from visionpipe.local.engines.training import TrainingOutcome, captured_metrics
+
+CHANNELS = TRAINING_CHANNELS
 
 BUCKET = "models"
 ROOT = "datasets/rounds/round-00001/"
@@ -51,6 +56,11 @@ def channels(root=ROOT):
 
 
 HYPERPARAMETERS = {"num_classes": "1", "image_shape": "512", "epochs": "60", "nms_threshold": "0.45"}
+SCRIPT_MODE = {
+    "sagemaker_program": "train_hog.py",
+    "sagemaker_submit_directory": f"s3://{BUCKET}/training/source/sourcedir.tar.gz",
+}
+METRICS = [{"Name": "validation:mAP", "Regex": METRIC_REGEX}]
 
 
 @pytest.fixture
@@ -67,22 +77,24 @@ def artifact_files(s3, uri: str) -> dict[str, bytes]:
         return {m.name: archive.extractfile(m).read() for m in archive.getmembers()}
 
 
-def test_create_training_job_is_trained_by_the_installed_engine(s3, frames):
+def test_create_training_job_runs_the_script_mode_entry_point(s3, frames):
     upload(s3, frames)
     upload(s3, ([], frames[1]), root="empty/")
-    engine = training.TrainingEngine(lambda: s3, owns=lambda job: True, sync_seconds=60)
+    upload_source(s3, BUCKET)
+    engine = training.TrainingEngine(lambda: s3, owns=lambda job: True, sync_seconds=120)
     with engine.installed():
         sagemaker = boto3.client("sagemaker")
         common = {
             "AlgorithmSpecification": {
-                "TrainingImage": "1.dkr.ecr.us-east-1.amazonaws.com/od:1",
+                "TrainingImage": "1.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2",
                 "TrainingInputMode": "File",
+                "MetricDefinitions": METRICS,
             },
             "RoleArn": "arn:aws:iam::123456789012:role/r",
             "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/retraining/output/"},
             "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.p3.2xlarge", "VolumeSizeInGB": 50},
             "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-            "HyperParameters": HYPERPARAMETERS,
+            "HyperParameters": {**HYPERPARAMETERS, **SCRIPT_MODE},
         }
         sagemaker.create_training_job(TrainingJobName="ok", InputDataConfig=channels(), **common)
         sagemaker.create_training_job(TrainingJobName="bad", InputDataConfig=channels("empty/"), **common)
@@ -93,11 +105,54 @@ def test_create_training_job_is_trained_by_the_installed_engine(s3, frames):
     assert 0.6 < value <= 1.0
     uri = ok["ModelArtifacts"]["S3ModelArtifacts"]
     assert uri == f"s3://{BUCKET}/retraining/output/ok/output/model.tar.gz"
-    assert json.loads(artifact_files(s3, uri)["metrics.json"])["validation:mAP"] == value
-    assert bad["TrainingJobStatus"] == "Failed" and bad["FailureReason"].startswith(
-        "ClientError: channel train"
+    files = artifact_files(s3, uri)
+    assert json.loads(files["metrics.json"])["validation:mAP"] == pytest.approx(value, abs=1e-6)
+    assert json.loads(files["model.json"])["training_job"] == "ok"  # TRAINING_JOB_NAME, as in the container
+    assert f"validation:mAP={value:.6f}" in engine.logs["ok"]
+    assert (bad["TrainingJobStatus"], bad["FailureReason"]) == (
+        "Failed",
+        "ClientError: channel train has no images",
     )
     assert not [m for m in bad["FinalMetricDataList"] if m["MetricName"] == "validation:mAP"]
+
+
+def test_a_job_without_the_script_mode_pair_or_metric_definitions(s3, frames):
+    upload(s3, frames)
+    upload_source(s3, BUCKET)
+    engine = training.TrainingEngine(lambda: s3, owns=lambda job: True, sync_seconds=120)
+    request = {
+        "AlgorithmSpecification": {
+            "TrainingImage": "1.dkr.ecr.us-east-1.amazonaws.com/x:1",
+            "TrainingInputMode": "File",
+        },
+        "RoleArn": "arn:aws:iam::123456789012:role/r",
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/out/"},
+        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "InputDataConfig": channels(),
+    }
+    with engine.installed():
+        sagemaker = boto3.client("sagemaker")
+        sagemaker.create_training_job(
+            TrainingJobName="no-program", HyperParameters=HYPERPARAMETERS, **request
+        )
+        sagemaker.create_training_job(
+            TrainingJobName="no-metrics", HyperParameters={**HYPERPARAMETERS, **SCRIPT_MODE}, **request
+        )
+        no_program = sagemaker.describe_training_job(TrainingJobName="no-program")
+        no_metrics = sagemaker.describe_training_job(TrainingJobName="no-metrics")
+    assert no_program["TrainingJobStatus"] == "Failed" and "sagemaker_program" in no_program["FailureReason"]
+    # SageMaker captures only what MetricDefinitions ask for: the printed mAP is in the log, not the metrics
+    assert no_metrics["TrainingJobStatus"] == "Completed"
+    assert "validation:mAP=" in engine.logs["no-metrics"]
+    assert not [m for m in no_metrics["FinalMetricDataList"] if m["MetricName"] == "validation:mAP"]
+
+
+def test_metric_definitions_capture_the_last_value():
+    log = "epoch 1\nvalidation:mAP=0.25\nnoise validation:mAP=oops\nvalidation:mAP=0.5\n"
+    assert captured_metrics(log, [{"Name": "validation:mAP", "Regex": METRIC_REGEX}]) == {
+        "validation:mAP": 0.5
+    }
 
 
 def test_the_outcome_hook_decides_instead_of_training(s3):

@@ -73,6 +73,7 @@ class Demo:
     base_dataset: Any = None  # dataset.upload.UploadReport
     review: Any = None  # demo.curation.ReviewResult
     round: Any = None  # demo.retraining.RoundResult
+    rollout: Any = None  # demo.edge.EdgeRun of the camera after the rollout
     stack_report: Any = None  # demo.stack_report.StackReport
     inbox: str = ""  # SQS queue subscribed to the retraining notifications
     errors: dict[str, str] = field(default_factory=dict)  # step -> what it raised
@@ -292,6 +293,35 @@ def step_retraining(demo: Demo) -> None:
     demo.say(f"notification: {r.notification_subject!r}")
 
 
+def step_rollout(demo: Demo) -> None:
+    """The camera, started against the local stack as a core of the rollout target, runs what the
+    target's Greengrass deployment names: after an adopted round, the retrained model."""
+    from visionpipe.core import LocalCore
+    from visionpipe.demo import edge
+
+    r = demo.round
+    if not r or r.outcome != "adopted":
+        demo.say("skipped: no model was adopted")
+        return
+    target = demo.stack.functions["PublishModelComponentFunction"].variables.get("ROLLOUT_TARGET_ARN", "")
+    if not target:
+        demo.say("skipped: no RolloutTargetArn (manual rollout: the notification carries the command)")
+        return
+    core = LocalCore(
+        demo.stack.client("greengrassv2"), demo.stack.client("s3"), target, demo.work / "greengrass"
+    )
+    run = demo.rollout = edge.run_device(
+        demo.stack, demo.edge.bucket, demo.edge.video, DEVICE_NAME + "-after", demo.args.edge_interval, core
+    )
+    demo.say(f"deployment {core.deployment_id} to {target}: installed {core.installs}")
+    before = demo.edge.models[0] if demo.edge.models else {}
+    after = run.models[-1] if run.models else {}
+    demo.say(f"before: {before}")
+    demo.say(
+        f"after:  {after} ({len(run.record_keys)} records, {run.frames_with_detections}/{run.frames} frames)"
+    )
+
+
 def step_stack_report(demo: Demo) -> None:
     from visionpipe.demo import stack_report
 
@@ -319,6 +349,7 @@ def step_report(demo: Demo) -> None:
         report.tweets_section(demo.tweets),
         report.review_section(demo.review, demo.work),
         report.retraining_section(demo.round, demo.base_dataset),
+        report.rollout_section(demo.edge, demo.rollout),
         report.stack_report_section(demo.stack_report, demo.work),
     ]
     demo.report = report.write_report(demo.work / "report.html", sections)
@@ -333,8 +364,9 @@ FLOW_STEPS: list[tuple[str, Callable[[Demo], None]]] = [
     ("8. tweets", step_tweets),
     ("9. curation and review", step_review),
     ("10. retraining", step_retraining),
-    ("11. what the stack saw", step_stack_report),
-    ("12. report", step_report),
+    ("11. rollout", step_rollout),
+    ("12. what the stack saw", step_stack_report),
+    ("13. report", step_report),
 ]
 
 
@@ -379,26 +411,58 @@ def flows(demo: Demo) -> list[Flow]:
             problems(r, "retraining", ("10. retraining",)),
         ),
         Flow(
+            "rollout",
+            f"the camera runs {demo.rollout.models[-1]}" if demo.rollout and demo.rollout.models else "",
+            rollout_problems(demo),
+        ),
+        Flow(
             "visionpipe report",
             s.headline() if s else "",
-            problems(s, "visionpipe report", ("11. what the stack saw",)),
+            problems(s, "visionpipe report", ("12. what the stack saw",)),
         ),
     ]
+
+
+def rollout_problems(demo: Demo) -> list[str]:
+    """The camera after the rollout must name the adopted component version and the trained detector."""
+    if "11. rollout" in demo.errors:
+        return [f"11. rollout raised {demo.errors['11. rollout']}"]
+    r, run = demo.round, demo.rollout
+    if r is None:
+        return ["the rollout did not run (an earlier flow failed)"]
+    if r.outcome != "adopted":
+        return []  # a kept model is not rolled out
+    if run is None:
+        return ["the camera was not started against the rollout target"]
+    problems = run.problems()
+    if not run.models:
+        return problems
+    model = run.models[-1]
+    if model.get("version") != r.component_version:
+        problems.append(
+            f"the camera's records name version {model.get('version')}, not {r.component_version}"
+        )
+    variables = demo.stack.functions["BuildRetrainingDatasetFunction"].variables
+    algorithm = variables.get("DETECTOR_ALGORITHM", "ssd")
+    expected = {"hog": "hog", "ssd": "dnn"}.get(algorithm, algorithm)
+    if model.get("detector") != expected:
+        problems.append(f"the camera runs detector {model.get('detector')!r}, not the trained {algorithm}")
+    return problems
 
 
 def step_summary(demo: Demo) -> int:
     say = demo.say
     say.heading("summary")
     outcome = flows(demo)
-    if "12. report" in demo.errors:
-        outcome.append(Flow("report", "", [f"12. report raised {demo.errors['12. report']}"]))
+    if "13. report" in demo.errors:
+        outcome.append(Flow("report", "", [f"13. report raised {demo.errors['13. report']}"]))
     width = max(len(f.name) for f in outcome)
     for flow in outcome:
         say(f"  {flow.name:<{width}}  {'OK    ' if flow.ok else 'FAILED'}  {flow.headline}")
     say("time per step:")
     say(say.timing_table())
     results = {"anomaly": demo.anomaly, "edge": demo.edge, "tweets": demo.tweets}
-    results.update(review=demo.review, retraining=demo.round)
+    results.update(review=demo.review, retraining=demo.round, rollout=demo.rollout)
     results["stack_report"] = demo.stack_report.summary() if demo.stack_report else None
     summary = write_summary(demo.work / "summary.json", outcome, say.timings, results)
     say(f"done in {time.perf_counter() - demo.started:.1f} s; report {demo.report}; summary {summary}")

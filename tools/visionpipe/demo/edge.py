@@ -59,6 +59,7 @@ class EdgeRun:
     annotation_keys: list[str] = field(default_factory=list)
     first_record: dict | None = None
     annotated_jpeg: bytes | None = None  # images/... of the first record
+    models: list[dict] = field(default_factory=list)  # each record's model (name, version, detector)
 
     def problems(self) -> list[str]:
         problems = []
@@ -77,9 +78,10 @@ class EdgeRun:
         return ", ".join(f"{kind} {self.counts.get(kind, 0)}" for kind in KINDS)
 
 
-def run_device(stack, bucket: str, video: Path, device_id: str, interval: float) -> EdgeRun:
+def run_device(stack, bucket: str, video: Path, device_id: str, interval: float, core=None) -> EdgeRun:
     """The loop `visionpipe device run --source VIDEO --realtime --interval S` runs, uploading
-    through the stack's S3 endpoint; then what it wrote, read back from the bucket."""
+    through the stack's S3 endpoint; then what it wrote, read back from the bucket. With `core`
+    (visionpipe.core.LocalCore) the device runs what its Greengrass deployment names."""
     parser = argparse.ArgumentParser()
     edge_cli.add_options(parser, model_dir=components.model_dir())
     args = parser.parse_args(
@@ -89,7 +91,10 @@ def run_device(stack, bucket: str, video: Path, device_id: str, interval: float)
     # the camera's own credentials (its token exchange role with the template's device policy)
     device_s3 = stack.device_session().client("s3", endpoint_url=stack.endpoint_url)
     uploader = BackgroundUploader(device_s3, bucket, max_queue=settings.upload_queue_size)
-    stats = edge_cli.run_loop(settings, uploader, LogPublisher(), drain_timeout=args.drain_timeout)
+    provider = core.provider(settings) if core is not None else None
+    stats = edge_cli.run_loop(
+        settings, uploader, LogPublisher(), drain_timeout=args.drain_timeout, settings_provider=provider
+    )
     run = EdgeRun(
         device_id=settings.device_id,
         bucket=bucket,
@@ -120,6 +125,10 @@ def read_back(s3, run: EdgeRun) -> None:
     run.counts = {kind: sum(1 for k in mine if k.startswith(kind)) for kind in KINDS}
     run.record_keys = sorted(k for k in mine if k.startswith("json/"))
     run.annotation_keys = sorted(k for k in mine if k.startswith("training_annotation/"))
+    run.models = [
+        json.loads(s3.get_object(Bucket=run.bucket, Key=key)["Body"].read()).get("model", {})
+        for key in run.record_keys
+    ]
     if run.record_keys:
         run.first_record = json.loads(s3.get_object(Bucket=run.bucket, Key=run.record_keys[0])["Body"].read())
         image_key = run.first_record["image_key"]

@@ -212,9 +212,30 @@ def retraining_section(round_result, base_report) -> str:
     )
 
 
+def rollout_section(before, after) -> str:
+    """The camera before the round (the shipped model) and after the rollout (the adopted one)."""
+    if after is None:
+        return '<section><h2>6. Rollout</h2><p class="problem">not run</p></section>'
+
+    def model(run) -> str:
+        if run is None or not run.models:
+            return "-"
+        last = run.models[-1]
+        return f"{last.get('name')} version {last.get('version')} (detector {last.get('detector')})"
+
+    facts = _table(
+        [
+            ("before the round", f"{model(before)}: {len(before.record_keys) if before else 0} records"),
+            ("after the rollout", f"{model(after)}: {len(after.record_keys)} records"),
+            ("frames with detections", f"{after.frames_with_detections}/{after.frames}"),
+        ]
+    )
+    return f"<section><h2>6. Rollout (local Greengrass deployment, camera following it)</h2>{facts}</section>"
+
+
 def stack_report_section(stack_report, report_dir: Path) -> str:
     """The figures `visionpipe report` read back from the stack, and a link to its page."""
-    title = "<h2>6. What the stack saw (visionpipe report)</h2>"
+    title = "<h2>7. What the stack saw (visionpipe report)</h2>"
     if stack_report is None:
         return f'<section>{title}<p class="problem">not run</p></section>'
     page = stack_report.page

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from visionpipe.dataset.upload import UploadReport, upload_channels
 from visionpipe.demo.edge import face_footage
+from visionpipe.detector_model.source import SOURCE_KEY, upload_source
 
 BASE_PREFIX = "datasets/base/"
 FACE_SIZES = (50, 150)  # face sizes in the 640x480 base frames
@@ -31,10 +32,13 @@ def upload_base_dataset(stack, outputs: dict, folder: Path) -> UploadReport:
             BASE_VALIDATION, range(60, 80), seed=12, prefix="raw_base-val", sizes=FACE_SIZES
         ),
     )
-    prefix = stack.functions["BuildRetrainingDatasetFunction"].variables.get(
-        "BASE_DATASET_PREFIX", BASE_PREFIX
+    variables = stack.functions["BuildRetrainingDatasetFunction"].variables
+    s3 = stack.client("s3")
+    # `visionpipe training upload-source`: the script-mode code every round's job runs
+    upload_source(s3, outputs["ModelBucketName"], variables.get("TRAINING_SOURCE_KEY", SOURCE_KEY))
+    return upload_channels(
+        s3, folder, outputs["ModelBucketName"], variables.get("BASE_DATASET_PREFIX", BASE_PREFIX)
     )
-    return upload_channels(stack.client("s3"), folder, outputs["ModelBucketName"], prefix)
 
 
 def subscribe_inbox(stack, outputs: dict) -> str:

@@ -67,8 +67,9 @@ class StackReport:
 def expected_from(demo) -> dict[str, int]:
     """What the demo did, counted from its own results (not from the report)."""
     expected: dict[str, int] = {}
-    if demo.edge is not None:
-        expected["records"] = len(demo.edge.record_keys)
+    if demo.edge is not None:  # the camera, and the same camera after the rollout (step 11)
+        rollout = getattr(demo, "rollout", None)
+        expected["records"] = len(demo.edge.record_keys) + (len(rollout.record_keys) if rollout else 0)
     if demo.anomaly is not None and demo.anomaly.accounted:
         expected["verdicts"] = len(demo.anomaly.verdicts)
         expected["failures"] = sum(1 for r in demo.anomaly.rows if r["result"] == "failed")

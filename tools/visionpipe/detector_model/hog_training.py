@@ -1,6 +1,6 @@
 """Train and evaluate a HOG + linear SVM detector (one SVM per class) on CPU, in seconds.
 
-What the local SageMaker training engine runs in place of the built-in MXNet SSD algorithm:
+The `hog` algorithm (training_job.py runs it as a SageMaker script-mode job):
 - images are resized to the model input (the longer side = `image_shape`, the aspect of the
   training images) and converted to grey;
 - per class, a detection window (multiple of 8 px) from the training boxes' median aspect and a
@@ -24,13 +24,10 @@ import cv2
 import numpy as np
 from visionpipe_edge.detectors.hog_detector import HogClassModel, HogParameters, HogSvmModel, detect_scored
 
+from visionpipe.detector_model.contract import TrainingDataError
 from visionpipe.detector_model.mean_average_precision import MapResult, ScoredBox, iou, mean_average_precision
 
 Box = tuple[float, float, float, float]
-
-
-class TrainingDataError(ValueError):
-    """The data cannot train a detector (no images, no boxes, ...): the job fails with this reason."""
 
 
 @dataclass

@@ -170,7 +170,9 @@ class Intrinsics:
             logical_id_translator=self.symbols,
             common_attribute_resolver={"Ref": unresolved},
         )
-        self._resolver = IntrinsicResolver({"Conditions": template.get("Conditions", {})}, table)
+        self._resolver = IntrinsicResolver(
+            {"Conditions": template.get("Conditions", {}), "Mappings": template.get("Mappings", {})}, table
+        )
         functions = self._resolver.intrinsic_key_function_map
         self._resolver.set_intrinsic_key_function_map({**functions, "Fn::Sub": self._sub})
         conditionals = self._resolver.conditional_key_function_map

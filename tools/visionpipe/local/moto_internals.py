@@ -10,6 +10,7 @@ here, so a moto upgrade that moves one fails there, by name, instead of somewher
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,6 +32,7 @@ PATCHED = {
 TRAINING_JOB_ATTRIBUTES = [
     "training_job_name",
     "hyper_parameters",
+    "algorithm_specification",
     "input_data_config",
     "output_data_config",
     "model_artifacts",
@@ -104,9 +106,14 @@ def training_jobs(started: Callable[[Any], None]) -> contextlib.AbstractContextM
     """started(job) runs after moto has recorded each CreateTrainingJob (a FakeTrainingJob whose
     TRAINING_JOB_ATTRIBUTES DescribeTrainingJob reports)."""
     original = sagemaker_models.SageMakerModelBackend.create_training_job
+    signature = inspect.signature(original)
 
     def create(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto replaces the request's MetricDefinitions with a sample of its own: keep the caller's
+        spec = signature.bind(backend, *args, **kwargs).arguments.get("algorithm_specification") or {}
+        requested = [dict(d) for d in spec.get("MetricDefinitions") or []]
         job = original(backend, *args, **kwargs)
+        job.algorithm_specification["MetricDefinitions"] = requested
         started(job)
         return job
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import boto3
 
-from visionpipe.detector_model.training_job import parse_s3_uri
 from visionpipe.local import environment, iam, model, moto_internals, s3_delivery
 from visionpipe.local.deployment import (
     LOCAL_STACK_NAME,
@@ -36,7 +35,7 @@ from visionpipe.local.deployment import (
 )
 from visionpipe.local.engines import mediaconvert
 from visionpipe.local.engines.greengrass import GreengrassEngine
-from visionpipe.local.engines.training import TrainingEngine
+from visionpipe.local.engines.training import TrainingEngine, parse_s3_uri
 from visionpipe.local.functions import LocalFunction, local_credentials
 from visionpipe.local.invocation import AsyncInvoker
 from visionpipe.local.lambda_bridge import LambdaBridge

@@ -8,6 +8,7 @@ their image name, so a candidate stays on the same side in every round.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,23 +24,27 @@ from visionpipe_common.retraining.annotations import (
 from visionpipe_common.retraining.candidates import TRAINED, TRAINING, Candidate, CandidateStore
 from visionpipe_common.retraining.settings import DatasetSettings
 
-# The original's best run (version 4 in the seed write-up), with num_classes/num_training_samples computed.
+# Per algorithm (tools/visionpipe/detector_model/scripts/train_<algorithm>.py, script mode). ssd takes
+# the original's best run (version 4 in the seed write-up) where the names mean the same thing for
+# SSDlite (epochs, batch, SGD learning rate/schedule, momentum, weight decay, NMS/IoU thresholds);
+# base_network/use_pretrained_model/optimizer have no counterpart. hog uses only the thresholds and size.
 DEFAULT_HYPERPARAMETERS = {
-    "base_network": "resnet-50",
-    "use_pretrained_model": "1",
-    "mini_batch_size": "10",
-    "epochs": "60",
-    "learning_rate": "0.004",
-    "lr_scheduler_step": "10",
-    "lr_scheduler_factor": "0.1",
-    "optimizer": "sgd",
-    "momentum": "0.9",
-    "weight_decay": "0.0005",
-    "overlap_threshold": "0.5",
-    "nms_threshold": "0.45",
-    "image_shape": "512",
+    "ssd": {
+        "mini_batch_size": "10",
+        "epochs": "60",
+        "learning_rate": "0.004",
+        "lr_scheduler_step": "10",
+        "lr_scheduler_factor": "0.1",
+        "momentum": "0.9",
+        "weight_decay": "0.0005",
+        "overlap_threshold": "0.5",
+        "nms_threshold": "0.45",
+        "image_shape": "320",
+    },
+    "hog": {"overlap_threshold": "0.5", "nms_threshold": "0.45", "image_shape": "512"},
 }
-COMPUTED = ("num_classes", "num_training_samples")
+PROGRAMS = {"ssd": "train_ssd.py", "hog": "train_hog.py"}
+COMPUTED = ("num_classes", "num_training_samples", "sagemaker_program", "sagemaker_submit_directory")
 TRAINING_JOB_PREFIX = "visionpipe-retrain"
 
 
@@ -48,15 +53,40 @@ class DatasetBuildError(Exception):
 
 
 def hyperparameters_for(
-    overrides: dict[str, Any] | None, num_classes: int, num_training_samples: int
+    overrides: dict[str, Any] | None,
+    num_classes: int,
+    num_training_samples: int,
+    algorithm: str = "ssd",
+    source_uri: str = "",
 ) -> dict:
+    """The job's HyperParameters: the algorithm's defaults, the overrides, the computed values and
+    the script-mode pair naming the entry point and the sourcedir.tar.gz holding it."""
+    if algorithm not in PROGRAMS:
+        raise DatasetBuildError(f"unknown algorithm {algorithm!r} (known: {', '.join(PROGRAMS)})")
     overrides = dict(overrides or {})
     fixed = [name for name in COMPUTED if name in overrides]
     if fixed:
         raise DatasetBuildError(f"{', '.join(fixed)} are computed from the dataset and cannot be overridden")
-    merged = {**DEFAULT_HYPERPARAMETERS, **{k: str(v) for k, v in overrides.items()}}
+    merged = {**DEFAULT_HYPERPARAMETERS[algorithm], **{k: str(v) for k, v in overrides.items()}}
     merged.update(num_classes=str(num_classes), num_training_samples=str(num_training_samples))
+    if source_uri:
+        merged.update(sagemaker_program=PROGRAMS[algorithm], sagemaker_submit_directory=source_uri)
     return merged
+
+
+def channel_config(name: str, uri: str) -> dict[str, Any]:
+    """One InputDataConfig entry (File mode, a prefix, every instance gets all of it)."""
+    return {
+        "ChannelName": name,
+        "InputMode": "File",
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3DataDistributionType": "FullyReplicated",
+                "S3Uri": uri,
+            }
+        },
+    }
 
 
 class DatasetBuilder:
@@ -124,11 +154,21 @@ class DatasetBuilder:
             )
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         uri = f"s3://{settings.model_bucket}/{root}"
+        channels = {name: f"{uri}{name}/" for name in CHANNELS}
+        input_data_config = [channel_config(name, channel_uri) for name, channel_uri in channels.items()]
+        if settings.pretrained_prefix and self._keys(settings.pretrained_prefix):
+            # offline fine-tuning: weights the ssd script finds in SM_CHANNEL_PRETRAINED
+            input_data_config.append(
+                channel_config("pretrained", f"s3://{settings.model_bucket}/{settings.pretrained_prefix}")
+            )
+        source_uri = f"s3://{settings.model_bucket}/{settings.training_source_key}"
         return {
             "round": round_number,
             "training_job_name": f"{TRAINING_JOB_PREFIX}-{round_number:05d}-{stamp}",
             "dataset_uri": uri,
-            "channels": {channel: f"{uri}{channel}/" for channel in CHANNELS},
+            "channels": channels,
+            "input_data_config": input_data_config,
+            "algorithm": settings.algorithm,
             "output_path": f"s3://{settings.model_bucket}/{settings.output_prefix}",
             "train_images": counts["train"],
             "validation_images": counts["validation"],
@@ -138,8 +178,23 @@ class DatasetBuilder:
             "new_candidates": len(new),
             "earlier_candidates": len(earlier),
             "classes": class_map.names,
-            "hyperparameters": hyperparameters_for(overrides, class_map.num_classes, counts["train"]),
+            "hyperparameters": hyperparameters_for(
+                {**self._stack_hyperparameters(), **(overrides or {})},
+                class_map.num_classes,
+                counts["train"],
+                settings.algorithm,
+                source_uri,
+            ),
         }
+
+    def _stack_hyperparameters(self) -> dict[str, Any]:
+        try:
+            values = json.loads(self.settings.hyperparameters or "{}")
+        except ValueError as error:
+            raise DatasetBuildError(f"TRAINING_HYPERPARAMETERS is not JSON: {error}") from error
+        if not isinstance(values, dict):
+            raise DatasetBuildError("TRAINING_HYPERPARAMETERS must be a JSON object")
+        return values
 
     def _annotation(self, candidate: Candidate, class_map: ClassMap) -> TrainingAnnotation:
         try:

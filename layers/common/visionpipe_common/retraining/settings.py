@@ -18,7 +18,7 @@ class CuratorSettings(EnvironmentSettings):
     """curate_retraining and finish_retraining_round: candidates and when a round starts."""
 
     candidates_table: str = setting("CANDIDATES_TABLE")
-    class_names: tuple[str, ...] = setting("CLASS_NAMES", names_list("thumbs-up"))
+    class_names: tuple[str, ...] = setting("CLASS_NAMES", names_list("face"))
     threshold: int = setting("RETRAIN_THRESHOLD", 50)
     state_machine_arn: str = setting("RETRAIN_STATE_MACHINE_ARN", "")
     auto_approve: bool = setting("AUTO_APPROVE", False)
@@ -33,8 +33,12 @@ class DatasetSettings(EnvironmentSettings):
     base_dataset_prefix: str = setting("BASE_DATASET_PREFIX", "datasets/base/", parse=prefix)
     rounds_prefix: str = setting("ROUNDS_PREFIX", "datasets/rounds/", parse=prefix)
     output_prefix: str = setting("TRAINING_OUTPUT_PREFIX", "retraining/output/", parse=prefix)
-    class_names: tuple[str, ...] = setting("CLASS_NAMES", names_list("thumbs-up"))
+    class_names: tuple[str, ...] = setting("CLASS_NAMES", names_list("face"))
     validation_fraction: float = setting("VALIDATION_FRACTION", 0.1)
+    algorithm: str = setting("DETECTOR_ALGORITHM", "ssd")
+    hyperparameters: str = setting("TRAINING_HYPERPARAMETERS", "{}")  # JSON object, the stack's overrides
+    training_source_key: str = setting("TRAINING_SOURCE_KEY", "training/source/sourcedir.tar.gz")
+    pretrained_prefix: str = setting("PRETRAINED_PREFIX", "training/pretrained/", parse=prefix)
 
 
 @dataclass(frozen=True)
@@ -42,3 +46,5 @@ class ModelComponentSettings(EnvironmentSettings):
     """publish_model_component: the Greengrass component that carries the device's model."""
 
     component_name: str = setting("MODEL_COMPONENT_NAME")
+    rollout_mode: str = setting("ROLLOUT_MODE", "manual")  # auto | manual
+    rollout_target_arn: str = setting("ROLLOUT_TARGET_ARN", "")

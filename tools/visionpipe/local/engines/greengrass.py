@@ -9,7 +9,11 @@ response shaped as the service's.
 Operations: CreateComponentVersion (recipe JSON or YAML; RecipeFormatVersion, ComponentName and
 ComponentVersion required; an existing version is a ConflictException; every s3:// artifact is
 looked up in the local S3: all present -> DEPLOYABLE, any missing -> FAILED with the error per URI),
-DescribeComponent, GetComponent, ListComponentVersions; others answer 501 naming this engine.
+DescribeComponent, GetComponent, ListComponentVersions; CreateDeployment (targetArn a thing or thing
+group ARN; every non-aws.* component version must exist; the target's previous deployment stops being
+the latest, a new revision for the target), GetDeployment, ListDeployments (targetArn,
+historyFilter LATEST_ONLY|ALL); others answer 501 naming this engine. A device started against the
+local stack reads its target's latest deployment as a core would (`deployment_for`).
 Records live in memory, like moto's backends.
 """
 
@@ -22,6 +26,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +39,7 @@ from botocore.exceptions import ClientError
 log = logging.getLogger("visionpipe.local")
 
 EVENT = "before-send.greengrassv2"
+_TARGET = re.compile(r"^arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:(thing|thinggroup)/[A-Za-z0-9:_-]+$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 
 
@@ -80,12 +86,38 @@ class ComponentVersion:
         return {"componentState": self.state, "message": self.message, "errors": self.errors}
 
 
+@dataclass
+class Deployment:
+    deployment_id: str
+    target_arn: str
+    revision: int
+    name: str
+    components: dict[str, Any]
+    policies: dict[str, Any]
+    job_configuration: dict[str, Any]
+    created: float
+    tags: dict[str, str]
+    latest: bool = True
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "targetArn": self.target_arn,
+            "revisionId": str(self.revision),
+            "deploymentId": self.deployment_id,
+            "deploymentName": self.name,
+            "creationTimestamp": self.created,
+            "deploymentStatus": "ACTIVE" if self.latest else "INACTIVE",
+            "isLatestForTarget": self.latest,
+        }
+
+
 class GreengrassEngine:
     def __init__(self, endpoint_url: str, region: str, account_id: str, s3_client_factory: Callable[[], Any]):
         self.endpoint_url = endpoint_url.rstrip("/")
         self.region, self.account_id = region, account_id
         self._s3_factory = s3_client_factory
         self.components: dict[str, ComponentVersion] = {}  # version ARN -> version
+        self.deployments: dict[str, Deployment] = {}  # deployment id -> deployment
         self._lock = threading.Lock()
         self.active = False
 
@@ -201,6 +233,75 @@ class GreengrassEngine:
             ]
         }
 
+    def create_deployment(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        target = str(body.get("targetArn", ""))
+        if not _TARGET.match(target):
+            raise _invalid(f"targetArn {target!r} is not an AWS IoT thing or thing group ARN")
+        components = body.get("components") or {}
+        for name, spec in components.items():
+            version = (spec or {}).get("componentVersion", "")
+            if not name.startswith("aws.") and self.version_arn(name, version) not in self.components:
+                raise GreengrassError(
+                    404,
+                    "ResourceNotFoundException",
+                    f"component {name} version {version} not found",
+                    resourceId=self.version_arn(name, version),
+                    resourceType="ComponentVersion",
+                )
+        with self._lock:
+            previous = [d for d in self.deployments.values() if d.target_arn == target]
+            for deployment in previous:
+                deployment.latest = False
+            deployment = Deployment(
+                deployment_id=str(uuid.uuid4()),
+                target_arn=target,
+                revision=len(previous) + 1,
+                name=str(body.get("deploymentName") or ""),
+                components=components,
+                policies=body.get("deploymentPolicies") or {},
+                job_configuration=body.get("iotJobConfiguration") or {},
+                created=time.time(),
+                tags=body.get("tags") or {},
+            )
+            self.deployments[deployment.deployment_id] = deployment
+        log.info("local Greengrass: deployment %s to %s: %s", deployment.deployment_id, target, components)
+        job = f"arn:aws:iot:{self.region}:{self.account_id}:job/{deployment.deployment_id}"
+        return 201, {
+            "deploymentId": deployment.deployment_id,
+            "iotJobId": deployment.deployment_id,
+            "iotJobArn": job,
+        }
+
+    def get_deployment(self, deployment_id: str) -> tuple[int, dict[str, Any]]:
+        deployment = self.deployments.get(deployment_id)
+        if deployment is None:
+            raise GreengrassError(
+                404,
+                "ResourceNotFoundException",
+                f"deployment {deployment_id} not found",
+                resourceId=deployment_id,
+                resourceType="Deployment",
+            )
+        return 200, {
+            **deployment.summary(),
+            "components": deployment.components,
+            "deploymentPolicies": deployment.policies,
+            "iotJobConfiguration": deployment.job_configuration,
+            "tags": deployment.tags,
+        }
+
+    def list_deployments(self, target_arn: str, history: str) -> tuple[int, dict[str, Any]]:
+        found = [d for d in self.deployments.values() if not target_arn or d.target_arn == target_arn]
+        if history != "ALL":
+            found = [d for d in found if d.latest]
+        found.sort(key=lambda d: d.created, reverse=True)
+        return 200, {"deployments": [d.summary() for d in found]}
+
+    def deployment_for(self, target_arn: str) -> Deployment | None:
+        """The target's latest deployment: what its cores run."""
+        latest = [d for d in self.deployments.values() if d.target_arn == target_arn and d.latest]
+        return latest[0] if latest else None
+
     # ------------------------------------------------------------ HTTP
     def handle(self, operation: str, method: str, url: str, body: bytes | None) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(url)
@@ -208,6 +309,14 @@ class GreengrassEngine:
         document = json.loads(body) if body else {}
         if operation == "CreateComponentVersion":
             return self.create_component_version(document)
+        if operation == "CreateDeployment":
+            return self.create_deployment(document)
+        if operation == "GetDeployment":
+            return self.get_deployment(path.rsplit("/", 1)[-1])
+        if operation == "ListDeployments":
+            return self.list_deployments(
+                (query.get("targetArn") or [""])[0], (query.get("historyFilter") or ["LATEST_ONLY"])[0]
+            )
         match = re.fullmatch(r"/greengrass/v2/components/(.+?)(/metadata|/versions)?", path)
         if match and operation == "DescribeComponent":
             return self.describe_component(match.group(1))

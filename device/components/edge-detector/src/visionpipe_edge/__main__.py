@@ -21,7 +21,7 @@ IPC_SOCKET_VARIABLE = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
 
 def run_on_greengrass(client=None) -> int:
     """Run as the Greengrass component until the nucleus stops it (SIGTERM)."""
-    from visionpipe_edge.config import IpcConfigWatcher, model_defaults
+    from visionpipe_edge.config import IpcConfigWatcher, ModelError, model_defaults
     from visionpipe_edge.frame_sources import CameraAccessError, FrameSourceError
     from visionpipe_edge.publishers import IpcPublisher
     from visionpipe_edge.uploader import BackgroundUploader
@@ -30,7 +30,12 @@ def run_on_greengrass(client=None) -> int:
         from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
         client = GreengrassCoreIPCClientV2()
-    watcher = IpcConfigWatcher(client, **model_defaults(cli.default_model_dir()))
+    try:
+        described = model_defaults(cli.default_model_dir())
+    except ModelError as error:  # the nucleus marks the component ERRORED and the deployment reports it
+        LOG.error("no usable model: %s", error)
+        return 1
+    watcher = IpcConfigWatcher(client, **described)
     watcher.subscribe()
     settings = watcher.settings
     LOG.info("device %s, source %s, bucket %s", settings.device_id, settings.source, settings.bucket or "-")

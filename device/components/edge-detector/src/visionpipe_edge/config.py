@@ -79,7 +79,8 @@ class EdgeSettings:
     model_config_file: str = ""  # Caffe .prototxt / TensorFlow .pbtxt next to the weights
     model_name: str = "frontalface-haar"
     model_version: str = "1"
-    output_format: str = "auto"  # auto | ssd (N x 7) | sagemaker (N x 6)
+    output_format: str = "auto"  # auto | ssd (N x 7) | sagemaker (N x 6) | boxes_scores (visionpipe ssd)
+    nms_threshold: float = 0.45  # boxes_scores: the device's non-maximum suppression
     labels: tuple[str, ...] = ("face",)
     class_id_offset: int = 0  # model class id minus offset = index into labels (1 when 0 is background)
     input_width: int = 320
@@ -102,8 +103,10 @@ class EdgeSettings:
             raise ValueError("uploadIntervalSeconds must be >= 0")
         if self.detector not in ("cascade", "dnn", "hog"):
             raise ValueError(f"detector must be 'cascade', 'dnn' or 'hog', got {self.detector!r}")
-        if self.output_format not in ("auto", "ssd", "sagemaker"):
-            raise ValueError(f"outputFormat must be auto, ssd or sagemaker, got {self.output_format!r}")
+        if self.output_format not in ("auto", "ssd", "sagemaker", "boxes_scores"):
+            raise ValueError(
+                f"outputFormat must be auto, ssd, sagemaker or boxes_scores, got {self.output_format!r}"
+            )
         if self.input_width <= 0 or self.input_height <= 0:
             raise ValueError("inputWidth and inputHeight must be positive")
         if self.upload_queue_size < 1:
@@ -148,23 +151,40 @@ class EdgeSettings:
         return cls(**values)
 
 
+class ModelError(ValueError):
+    """The model folder holds no model the device can run: reported, never replaced by a fallback."""
+
+
+DETECTORS = ("cascade", "dnn", "hog")
+
+
 def model_defaults(model_dir: str | Path | None) -> dict[str, Any]:
     """Settings a model component describes in `model.json` next to its files.
 
     Keys: detector, file, config_file, classes, name, version, input {width, height},
-    output_format, class_id_offset (the retraining flow's model.json has classes and version).
+    output_format, class_id_offset. `component.json` (written by the retrained model component's
+    install) names the component version, which the records then carry as the model version.
+    A folder without a readable model.json naming a known detector and an existing file raises
+    ModelError: the device must not run another model while reporting this one.
     """
     if not model_dir:
         return {}
-    path = Path(model_dir) / "model.json"
+    folder = Path(model_dir)
+    path = folder / "model.json"
     defaults: dict[str, Any] = {"model_dir": str(model_dir)}
-    if not path.is_file():
-        return defaults
     try:
         meta = json.loads(path.read_text())
-    except (OSError, ValueError):
-        LOG.warning("ignoring unreadable %s", path)
-        return defaults
+    except FileNotFoundError:
+        raise ModelError(f"model folder {folder} has no model.json") from None
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path} is unreadable: {error}") from error
+    if not isinstance(meta, dict) or meta.get("detector") not in DETECTORS:
+        raise ModelError(
+            f"{path}: detector {meta.get('detector') if isinstance(meta, dict) else meta!r} "
+            f"is not one of {', '.join(DETECTORS)}"
+        )
+    if not meta.get("file") or not (folder / str(meta["file"])).is_file():
+        raise ModelError(f"{path}: model file {meta.get('file')!r} is not in {folder}")
     mapping = {
         "detector": "detector",
         "file": "model_file",
@@ -179,9 +199,26 @@ def model_defaults(model_dir: str | Path | None) -> dict[str, Any]:
             defaults[name] = meta[key]
     if meta.get("classes"):
         defaults["labels"] = tuple(str(c) for c in meta["classes"])
+    pre = meta.get("preprocessing") or {}
+    if isinstance(pre, dict):
+        if pre.get("scale") is not None:
+            defaults["dnn_scale"] = float(pre["scale"])
+        if pre.get("mean") is not None:
+            defaults["dnn_mean"] = tuple(float(v) for v in pre["mean"])
+        if pre.get("color") in ("RGB", "BGR"):
+            defaults["dnn_swap_rb"] = pre["color"] == "RGB"  # frames are BGR
+    decoding = meta.get("output_decoding") or {}
+    if isinstance(decoding, dict) and decoding.get("nms_threshold") is not None:
+        defaults["nms_threshold"] = float(decoding["nms_threshold"])
     size = meta.get("input") or {}
     if size.get("width") and size.get("height"):
         defaults["input_width"], defaults["input_height"] = int(size["width"]), int(size["height"])
+    component = folder / "component.json"
+    if component.is_file():
+        try:
+            defaults["model_version"] = str(json.loads(component.read_text())["version"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelError(f"{component} is unreadable: {error}") from error
     return defaults
 
 

@@ -43,6 +43,7 @@ DETECTOR_FIELDS = (
     "dnn_scale",
     "dnn_mean",
     "dnn_swap_rb",
+    "nms_threshold",
     "cascade_scale_factor",
     "cascade_min_neighbours",
     "cascade_min_size",
@@ -147,7 +148,13 @@ class DetectionLoop:
         moment = self.clock()
         frame_size = (frame.shape[1], frame.shape[0])
         record = build_record(
-            settings.device_id, moment, on_frame, frame_size, settings.model_name, settings.model_version
+            settings.device_id,
+            moment,
+            on_frame,
+            frame_size,
+            settings.model_name,
+            settings.model_version,
+            settings.detector,
         )
         keys = DetectionKeys.for_detection(settings.device_id, record["timestamp"])
         annotation = build_training_annotation(

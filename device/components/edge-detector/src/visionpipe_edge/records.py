@@ -60,8 +60,10 @@ def build_record(
     frame_size: tuple[int, int],
     model_name: str,
     model_version: str,
+    detector: str = "",
 ) -> dict:
-    """The detection record; `detections` carry full-frame boxes."""
+    """The detection record; `detections` carry full-frame boxes; `model` names what ran (name,
+    version: the model component's, and the detector kind)."""
     timestamp, time_utc = time_tokens(moment)
     return {
         "device_id": device_id,
@@ -78,7 +80,11 @@ def build_record(
             for index, d in enumerate(detections)
         ],
         "frame": {"width": frame_size[0], "height": frame_size[1]},
-        "model": {"name": model_name, "version": str(model_version)},
+        "model": {
+            "name": model_name,
+            "version": str(model_version),
+            **({"detector": detector} if detector else {}),
+        },
     }
 
 

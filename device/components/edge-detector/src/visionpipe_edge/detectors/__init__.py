@@ -37,6 +37,7 @@ def build_detector(settings: EdgeSettings) -> CascadeDetector | DnnDetector | Ho
         scale=settings.dnn_scale,
         mean=settings.dnn_mean,
         swap_rb=settings.dnn_swap_rb,
+        nms_threshold=settings.nms_threshold,
     )
 
 

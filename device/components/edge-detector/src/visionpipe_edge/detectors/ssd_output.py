@@ -6,6 +6,8 @@ Two row layouts, coordinates normalised to [0, 1] of the model input:
 - `sagemaker`: the SageMaker built-in object-detection algorithm, shape (N, 6) or (1, N, 6):
   [class, score, xmin, ymin, xmax, ymax]; class -1 marks padding rows.
 `auto` picks the layout from the last dimension.
+- `boxes_scores`: visionpipe's ssd export (train_ssd.py): two outputs, boxes 1xNx4 normalised
+  xyxy and scores 1xNxC softmax (class 0 background); per class threshold, then NMS here.
 """
 
 from __future__ import annotations
@@ -61,5 +63,41 @@ def parse_detections(
         if box.width <= 0 or box.height <= 0:
             continue
         detections.append(Detection(class_id=class_id, label=labels[class_id], score=float(score), box=box))
+    detections.sort(key=lambda d: d.score, reverse=True)
+    return detections
+
+
+def parse_boxes_scores(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    labels: Sequence[str],
+    threshold: float,
+    input_size: tuple[int, int],
+    class_id_offset: int = 1,
+    nms_threshold: float = 0.45,
+) -> list[Detection]:
+    """Per class: anchors scoring >= threshold, non-maximum suppression (OpenCV), boxes in input pixels."""
+    import cv2
+
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, np.float64).reshape(boxes.shape[0], -1)
+    width, height = input_size
+    pixels = boxes * np.array([width, height, width, height])
+    detections = []
+    for column in range(class_id_offset, scores.shape[1]):
+        class_id = column - class_id_offset
+        if class_id >= len(labels):
+            continue
+        keep = np.flatnonzero(scores[:, column] >= threshold)
+        if keep.size == 0:
+            continue
+        rects = [[float(x0), float(y0), float(x1 - x0), float(y1 - y0)] for x0, y0, x1, y1 in pixels[keep]]
+        chosen = cv2.dnn.NMSBoxes(rects, scores[keep, column].tolist(), threshold, nms_threshold)
+        for index in np.asarray(chosen, dtype=int).reshape(-1):
+            x0, y0, x1, y1 = pixels[keep[index]]
+            box = clip_box(x0, y0, x1, y1, width, height)
+            if box.width > 0 and box.height > 0:
+                score = float(scores[keep[index], column])
+                detections.append(Detection(class_id=class_id, label=labels[class_id], score=score, box=box))
     detections.sort(key=lambda d: d.score, reverse=True)
     return detections
