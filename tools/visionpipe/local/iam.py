@@ -241,6 +241,10 @@ def _resources(service: str, operation: str, params: dict[str, Any], account: Ac
     if service == "greengrassv2":
         if operation == "CreateComponentVersion":
             return [account.arn("greengrass", f"components:{_recipe_component(p)}")]
+        if operation == "CreateDeployment" and p.get("targetArn"):
+            return [p["targetArn"]]  # the thing or thing group deployed to
+        if operation == "GetDeployment" and p.get("deploymentId"):
+            return [account.arn("greengrass", f"deployments:{p['deploymentId']}")]
         for name in ("arn", "componentVersionArn"):
             if p.get(name):
                 return [p[name]]
