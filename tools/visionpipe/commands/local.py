@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "declares, routes S3 notifications to the handlers as the template's S3 events say and runs "
         "the handlers in-process. Point any boto3 client or the AWS CLI at it with "
         "AWS_ENDPOINT_URL=<endpoint>. `local outputs` prints the running stack's resolved Outputs "
-        "plus EndpointUrl: save them (`visionpipe local outputs > outputs.json`) and pass --outputs outputs.json to review, replay, "
-        "device run and invoke.",
+        "plus EndpointUrl: save them (`visionpipe local outputs > outputs.json`) and pass "
+        "--outputs outputs.json to review, replay, device run and invoke.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = actions.add_parser(
