@@ -13,11 +13,13 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 MAX_FUNCTION_MB ?= 200
 
-.PHONY: help install lock lint unit validate build sizes test demo bench clean
+.PHONY: help install lock lint unit validate build sizes docs test demo local bench clean
 
 help:
 	@echo "make demo   - run every flow locally against moto's server (installs first)"
 	@echo "make test   - lint, all tests, sam validate --lint, sam build, size check"
+	@echo "make local  - the local stack on 127.0.0.1:4599 until Ctrl-C (visionpipe local up)"
+	@echo "make docs   - build the docs site strictly into site/"
 	@echo "make bench  - benchmarks (figures printed, not asserted)"
 
 $(BIN)/visionpipe: pyproject.toml constraints.txt
@@ -52,13 +54,19 @@ build: install
 sizes: build
 	$(BIN)/python tools/check_sizes.py --limit-mb $(MAX_FUNCTION_MB)
 
-test: lint unit validate sizes
+docs: install
+	$(BIN)/mkdocs build --strict --quiet
+
+test: lint unit docs validate sizes
 
 demo: install
 	$(BIN)/visionpipe demo
+
+local: install
+	$(BIN)/visionpipe local up
 
 bench: install
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
 
 clean:
-	rm -rf .aws-sam .demo .bench .pytest_cache .ruff_cache
+	rm -rf .aws-sam .demo .bench .pytest_cache .ruff_cache site

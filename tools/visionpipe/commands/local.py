@@ -21,6 +21,8 @@ STATE_DIR_ENV = "VISIONPIPE_STATE_DIR"
 # Fixed, so docs and outputs files can name it; nothing else here listens on it (moto's own default
 # is 5000, LocalStack's 4566, the edge MJPEG stream's 8080). --port 0 takes a free port.
 DEFAULT_PORT = 4599
+PORT_ENV = "VISIONPIPE_LOCAL_PORT"  # overrides the default (the docs' test runs `make local` on port 0)
+MODEL_DIR_ENV = "VISIONPIPE_LOCAL_MODEL_DIR"  # the --model-dir default
 
 
 def state_dir(explicit: str | None = None) -> Path:
@@ -45,11 +47,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument(
         "--port",
         type=int,
-        default=DEFAULT_PORT,
-        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0: a free port)",
+        default=int(os.environ.get(PORT_ENV) or DEFAULT_PORT),
+        help=f"port on 127.0.0.1 (default {DEFAULT_PORT} or ${PORT_ENV}; 0: a free port)",
     )
     up.add_argument("--state-dir", help=f"where local-<port>.json goes (default ${STATE_DIR_ENV} or .demo/)")
-    up.add_argument("--model-dir", help="onnx model folder (default .demo/model, trained when missing)")
+    up.add_argument(
+        "--model-dir",
+        default=os.environ.get(MODEL_DIR_ENV),
+        help=f"onnx model folder (default ${MODEL_DIR_ENV} or .demo/model, trained when missing)",
+    )
     up.add_argument("--parameter-overrides", default="", help='extra overrides: Key="value" Key2=value2')
     up.add_argument("--verbose", action="store_true", help="debug logs from local mode")
     up.set_defaults(func=run_up)
