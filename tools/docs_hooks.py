@@ -1,8 +1,8 @@
 """mkdocs hook: reference tables generated at build time from the code, so they cannot drift.
 
-    <!-- reference:cli -->         every `visionpipe` command's --help
-    <!-- reference:parameters -->  template.yaml's Parameters
-    <!-- reference:outputs -->     template.yaml's Outputs
+<!-- reference:cli -->         every `visionpipe` command's --help
+<!-- reference:parameters -->  template.yaml's Parameters
+<!-- reference:outputs -->     template.yaml's Outputs
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-HEADER = "<!-- moved from README.md by tools/docs_sync.py: edit this page (the README is the front door) -->\n"
+HEADER = (
+    "<!-- moved from README.md by tools/docs_sync.py: edit this page (the README is the front door) -->\n"
+)
 
 # page -> (title, README `## ` headings it takes, in order); a heading may appear once
 PAGES: dict[str, tuple[str, list[str]]] = {
@@ -29,7 +31,10 @@ PAGES: dict[str, tuple[str, list[str]]] = {
     "flows/retraining.md": ("Retraining", ["Retraining"]),
     "bring-your-own-model.md": ("Bring your own model", ["Detector backends", "The local anomaly model"]),
     "deploying.md": ("Deploying", ["Deploying"]),
-    "operations.md": ("Operations: failures, replay, dashboards, benchmarks", ["Failures and replay", "Benchmarks"]),
+    "operations.md": (
+        "Operations: failures, replay, dashboards, benchmarks",
+        ["Failures and replay", "Benchmarks"],
+    ),
     "local-mode.md": ("Local mode", ["Local mode"]),
     "reference/layout.md": ("Repository layout", ["Layout"]),
 }
@@ -37,7 +42,27 @@ PAGES: dict[str, tuple[str, list[str]]] = {
 TABLES: dict[str, tuple[str, str, str]] = {
     "reference/item-attributes.md": ("Result item attributes", "The image anomaly flow", "| attribute |"),
 }
-COMMAND = re.compile(r"^(\s*)(visionpipe|sam) ", flags=re.MULTILINE)
+COMMAND = re.compile(r"(^|\$\(|[\s;|&])(visionpipe|sam) (?=[a-z-])", flags=re.MULTILINE)
+# inside code blocks: what nothing installs (jq) or sets ($RESULTS_TABLE ...) -> what works as written
+REWRITES: list[tuple[str, str]] = [
+    (
+        r'aws s3 cp ("[^"]+") "s3://\$\(\.venv/bin/visionpipe local outputs '
+        r'\| jq -r \.ImageBucketName\)/image_inputs/"',
+        r".venv/bin/visionpipe upload \1 --outputs outputs.json",
+    ),
+    (
+        r'--queue-url "\$\(\.venv/bin/visionpipe local outputs \| jq -r \.FailedEventsQueueUrl\)"',
+        "--outputs outputs.json",
+    ),
+    (
+        r'--queue-url "\$\(aws cloudformation describe-stacks --stack-name (\S+) \\\n\s*--query '
+        r'"Stacks\[0\]\.Outputs\[\?OutputKey==\'FailedEventsQueueUrl\'\]\.OutputValue" --output text\)"',
+        r"--stack-name \1",
+    ),
+    (r'"?\$RESULTS_TABLE"?', "<ResultsTableName>"),
+    (r"\$IMAGE_BUCKET", "<ImageBucketName>"),
+    (r"\$VIDEO_BUCKET", "<VideoBucketName>"),
+]
 FILE_LINK = re.compile(r"\[([^\]]+)\]\((?!https?://|#|mailto:)([^)]+)\)")
 ANCHOR_LINK = re.compile(r"\]\(#([^)]+)\)")
 
@@ -69,6 +94,12 @@ def anchors(readme: str) -> dict[str, str]:
     return found
 
 
+def rewrite(block: str) -> str:
+    for pattern, replacement in REWRITES:
+        block = re.sub(pattern, replacement, block)
+    return block
+
+
 def in_code_blocks(text: str, change) -> str:
     pieces = re.split(r"(^```.*?^```)", text, flags=re.MULTILINE | re.DOTALL)
     return "".join(change(p) if p.startswith("```") else p for p in pieces)
@@ -90,7 +121,7 @@ def render(page: str, readme: str) -> str:
         return f"]({'../' * depth}{target}#{match.group(1)})"
 
     body = "".join(f"## {h}\n{texts[h]}" for h in headings)
-    body = in_code_blocks(body, lambda block: COMMAND.sub(r"\1.venv/bin/\2 ", block))
+    body = in_code_blocks(body, lambda block: rewrite(COMMAND.sub(r"\1.venv/bin/\2 ", block)))
     body = FILE_LINK.sub(lambda m: f"{m.group(1)} (`{m.group(2)}`)", body)
     body = ANCHOR_LINK.sub(link, body)
     extra = DOCS / "_extra" / page

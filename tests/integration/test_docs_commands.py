@@ -20,7 +20,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("local_stack")]
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"^<!-- runnable(: background)? -->\n```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
-LINKED = (".venv", "events", "Makefile", "pyproject.toml", "constraints.txt", "template.yaml", "samconfig.toml")
+LINKED = (
+    ".venv",
+    "events",
+    "Makefile",
+    "pyproject.toml",
+    "constraints.txt",
+    "template.yaml",
+    "samconfig.toml",
+)
 
 
 def nav_pages() -> list[Path]:
@@ -92,7 +100,9 @@ def test_every_runnable_block_runs_against_the_local_stack(tmp_path, anomaly_mod
                 text=True,
                 timeout=300,
             )
-            assert result.returncode == 0, f"{page}: {script}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+            assert result.returncode == 0, (
+                f"{page}: {script}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+            )
             assert "Traceback" not in result.stderr, f"{page}: {script}\n{result.stderr[-3000:]}"
         outputs = (work / "outputs.json").read_text()
         assert '"EndpointUrl": "http://127.0.0.1:' in outputs

@@ -48,6 +48,7 @@ def files(tmp_path_factory):
     (d / "not-json.json").write_text("READY http://127.0.0.1:4599\n")
     (d / "wrong.json").write_text(json.dumps({"SomethingElse": "x"}))
     (d / "stale.json").write_text(json.dumps({"CandidatesTableName": "t", "EndpointUrl": CLOSED}))
+    (d / "stale-endpoint.json").write_text(json.dumps({"EndpointUrl": CLOSED}))
     (d / "clip.mp4").write_bytes(b"")
     return d
 
@@ -147,6 +148,39 @@ CASES = [
         FAKE_CREDENTIALS,
         "not found",
     ),
+    ("invoke-no-event", ["invoke", "DetectAnomalyFunction", "-e", "{files}/none.json"], {}, "events/*.json"),
+    (
+        "invoke-no-stack",
+        ["invoke", "DetectAnomalyFunction", "-e", "{files}/wrong.json", "--state-dir", "{files}"],
+        {},
+        "no running local stack",
+    ),
+    (
+        "invoke-stack-not-running",
+        [
+            "invoke",
+            "DetectAnomalyFunction",
+            "-e",
+            "{files}/wrong.json",
+            "--outputs",
+            "{files}/stale-endpoint.json",
+        ],
+        {},
+        "not running",
+    ),
+    (
+        "upload-missing-image",
+        ["upload", "{files}/none.jpg", "--outputs", "{files}/stale.json"],
+        {},
+        "no such file",
+    ),
+    (
+        "upload-stack-not-running",
+        ["upload", "{files}/clip.mp4", "--outputs", "{files}/stale.json"],
+        {},
+        "not running",
+    ),
+    ("upload-no-bucket", ["upload", "{files}/clip.mp4"], {}, "ImageBucketName"),
     ("local-outputs-none", ["local", "outputs", "--state-dir", "{files}"], {}, "local up"),
     ("sample-data-negative", ["sample-data", "{files}/data", "--normal", "-1"], {}, ">= 0"),
     ("train-anomaly-missing", ["train-anomaly", "{files}/none", "--out", "{files}/model"], {}, "none"),
@@ -181,7 +215,8 @@ def test_local_up_on_a_busy_port_says_so(tmp_path):
     ]
 
 
-def test_local_up_has_a_fixed_default_port():
+def test_local_up_has_a_fixed_default_port(monkeypatch):
+    monkeypatch.delenv("VISIONPIPE_LOCAL_PORT", raising=False)
     from visionpipe.cli import build_parser
     from visionpipe.commands.local import DEFAULT_PORT
 

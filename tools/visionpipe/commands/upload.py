@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help=".jpg, .jpeg or .png files")
     add_stack_options(parser)
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait per verdict (default 60)")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait per verdict (default 60)"
+    )
     parser.set_defaults(func=run)
 
 
