@@ -55,7 +55,7 @@ sizes: build
 	$(BIN)/python tools/check_sizes.py --limit-mb $(MAX_FUNCTION_MB)
 
 docs: install
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 test: lint unit docs validate sizes
 
