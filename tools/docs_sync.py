@@ -155,6 +155,10 @@ def main() -> int:
         (REPO / "README.md").write_text(front)
         print(f"README.md: {len(front.splitlines())} lines")
         return 0
+    mapped = {h for _, headings in PAGES.values() for h in headings}
+    unmapped = [h for h in sections(readme) if h not in mapped]
+    if unmapped:  # a section another change added: give it a page in PAGES before the cut
+        print(f"warning: README sections on no page: {unmapped}")
     for page in PAGES:
         path = DOCS / page
         path.parent.mkdir(parents=True, exist_ok=True)
