@@ -1,11 +1,16 @@
 """`visionpipe invoke`: every sample event runs its function against the running local stack."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import boto3
 import pytest
 
-from visionpipe.cli import main
 from visionpipe.demo.retraining import upload_base_dataset
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("local_stack")]
@@ -58,56 +63,89 @@ CASES = {
 }
 
 
-def last_json(out: str) -> dict:
-    """The result: the last stdout line (in this process the stack's own handlers log to stdout too;
-    the CLI sends the invoked function's logs to stderr)."""
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def test_every_sample_event_has_a_case():
     assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(CASES)
 
 
 @pytest.fixture(scope="module")
-def base_dataset(local_stack, tmp_path_factory):
-    """build_retraining_dataset needs a base dataset, as on AWS (`visionpipe dataset upload`)."""
-    return upload_base_dataset(local_stack.stack, local_stack.outputs, tmp_path_factory.mktemp("base"))
+def running_stack(anomaly_model_dir, tmp_path_factory):
+    """`visionpipe local up` in its own process, as a reader runs it: the invocations below write
+    sample objects and items that must not reach the package's shared stack."""
+    state_dir = tmp_path_factory.mktemp("invoke-state")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "visionpipe.cli",
+            "local",
+            "up",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+            "--model-dir",
+            str(anomaly_model_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("READY "), line
+        endpoint = line.split()[1]
+        state = json.loads(next(state_dir.glob("local-*.json")).read_text())
+        session = boto3.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1"
+        )
+        upload_base_dataset(
+            SimpleNamespace(
+                functions={"BuildRetrainingDatasetFunction": SimpleNamespace(variables={})},
+                client=lambda service: session.client(service, endpoint_url=endpoint),
+            ),
+            state["outputs"],
+            tmp_path_factory.mktemp("base"),
+        )  # build_retraining_dataset needs a base dataset, as on AWS (`visionpipe dataset upload`)
+        yield SimpleNamespace(
+            state_dir=state_dir, endpoint=endpoint, outputs=state["outputs"], session=session
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the stack this fixture started, and only it
+        process.wait(timeout=60)
+
+
+def invoke(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "visionpipe.cli", "invoke", *args, "--state-dir", str(stack.state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 @pytest.mark.parametrize("event_file", sorted(CASES))
-def test_invoke_runs_the_sample_event_against_the_running_stack(
-    event_file, local_stack, base_dataset, capsys
-):
+def test_invoke_runs_the_sample_event_against_the_running_stack(event_file, running_stack):
     logical_id, check = CASES[event_file]
-    state_dir = str(local_stack.state_file.parent)
-    code = main(["invoke", logical_id, "-e", str(EVENTS / event_file), "--state-dir", state_dir])
-    out, err = capsys.readouterr()
-    assert code == 0, err[-2000:]
-    result = last_json(out)
-    assert check(result), result
-    assert f"Invoking app.lambda_handler ({logical_id})" in err and "REPORT RequestId:" in err
-    assert local_stack.endpoint_url in err
-    # placeholders are gone: the function saw the stack's own buckets
-    assert "-example" not in json.dumps(result)
-
-
-def test_invoke_uploads_the_named_object_and_only_the_invoked_function_sees_it(local_stack, capsys):
-    event = EVENTS / "detect_anomaly_image_upload.json"
-    state_dir = str(local_stack.state_file.parent)
-    assert main(["invoke", "DetectAnomalyFunction", "-e", str(event), "--state-dir", state_dir]) == 0
-    result = last_json(capsys.readouterr().out)["outcomes"][0]
-    assert result["recorded"] is True  # not a duplicate of a delivery by the stack itself
-    s3 = local_stack.client("s3")
-    head = s3.head_object(
-        Bucket=local_stack.outputs["ImageBucketName"], Key="image_inputs/red flower +1 café.jpg"
+    s3 = running_stack.session.client("s3", endpoint_url=running_stack.endpoint)
+    bucket = running_stack.outputs["ImageBucketName"]
+    before = s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
+    result = invoke(running_stack, logical_id, "-e", str(EVENTS / event_file))
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = json.loads(result.stdout)  # stdout is the result alone; the logs went to stderr
+    assert check(output), output
+    assert (
+        f"Invoking app.lambda_handler ({logical_id})" in result.stderr
+        and "REPORT RequestId:" in result.stderr
     )
-    assert head["ContentLength"] > 1000
-    assert local_stack.wait_idle()
+    assert running_stack.endpoint in result.stderr
+    assert "-example" not in json.dumps(output)  # the function saw the stack's own buckets
+    # the notifications paused for the sample upload are back as they were
+    assert s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"] == before
 
 
-def test_invoke_names_the_functions_when_the_logical_id_is_unknown(local_stack, capsys):
-    event = EVENTS / "tweet_detection.json"
-    state_dir = str(local_stack.state_file.parent)
-    assert main(["invoke", "TweetFunction", "-e", str(event), "--state-dir", state_dir]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no function 'TweetFunction'" in err[0] and "TweetDetectionFunction" in err[0]
+def test_invoke_names_the_functions_when_the_logical_id_is_unknown(running_stack):
+    result = invoke(running_stack, "TweetFunction", "-e", str(EVENTS / "tweet_detection.json"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1
+    assert "no function 'TweetFunction'" in lines[0] and "TweetDetectionFunction" in lines[0]
