@@ -13,14 +13,20 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 MAX_FUNCTION_MB ?= 200
 
-.PHONY: help install lock lint unit validate build sizes docs test demo local bench clean
+.PHONY: help install lock lint unit validate build sizes docs test demo local bench clean backbone-venv export-backbone
+
+# The anomaly backbone's export (torch) lives in its own Python 3.11 venv, never in .venv or a Lambda.
+BACKBONE_VENV := .venv-backbone
+PYTHON311 ?= $(shell command -v python3.11 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.11*/bin/python3.11 2>/dev/null | tail -n 1)
+BACKBONE_ONNX := tools/visionpipe/anomaly_model/backbones/efficientnet_lite0_s8_s16.onnx
 
 help:
 	@echo "make demo   - run every flow locally against moto's server (installs first)"
 	@echo "make test   - lint, all tests, sam validate --lint, sam build, size check"
 	@echo "make local  - the local stack on 127.0.0.1:4599 until Ctrl-C (visionpipe local up)"
 	@echo "make docs   - build the docs site strictly into site/"
-	@echo "make bench  - benchmarks (figures printed, not asserted)"
+	@echo "make bench  - benchmarks: figures with their anchors and ratios, then cost per million images (QUICK=1: short)"
+	@echo "make export-backbone - re-export the anomaly backbone ONNX (own Python 3.11 venv with torch)"
 
 $(BIN)/visionpipe: pyproject.toml constraints.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 is required (sam build targets the python3.13 runtime)"; exit 1; }
@@ -65,8 +71,23 @@ demo: install
 local: install
 	$(BIN)/visionpipe local up
 
+# `make bench QUICK=1`: every benchmark in its short form (about 6 min instead of about 12).
 bench: install
-	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench $(if $(QUICK),--quick) || exit 1; done
+	@echo "== benchmarks/cost_per_million.py"; $(BIN)/python benchmarks/cost_per_million.py
+
+$(BACKBONE_VENV)/bin/python: tools/backbone/requirements.txt
+	@test -n "$(PYTHON311)" || { echo "python3.11 is required for the backbone export venv"; exit 1; }
+	test -x $@ || $(PYTHON311) -m venv $(BACKBONE_VENV)
+	$@ -m pip install --quiet -r tools/backbone/requirements.txt
+	@touch $@
+
+backbone-venv: $(BACKBONE_VENV)/bin/python
+
+# Rewrites the shipped backbone (byte-identical when nothing changed; see BACKBONE.md beside it).
+export-backbone: backbone-venv
+	$(BACKBONE_VENV)/bin/python tools/backbone/export_backbone.py --out $(BACKBONE_ONNX)
+	sha256sum $(BACKBONE_ONNX)
 
 clean:
 	rm -rf .aws-sam .demo .bench .pytest_cache .ruff_cache site

@@ -1,17 +1,23 @@
-"""Edge camera loop: frames per second with uploads on vs off, and memory over a long run.
+"""Edge camera loop: fps and process CPU per frame with uploads on/off vs a bare OpenCV loop; memory.
 
 Runs the real loop (`visionpipe_edge.loop.DetectionLoop`) on a looping video of real photographs
 (scikit-image's astronaut, a frontal face, in 1280x960 frames, alternating with photos without
 faces) and the cascade detector, exactly as `visionpipe device run` does:
 
-1. fps, side by side: alternating rounds with uploads OFF and ON (one upload per second to a moto
-   S3 server in its own process on 127.0.0.1: six objects, three 1280x960/320x240 JPEG encodes).
-   The ratio on/off should stay >= 0.9: uploads run on the background queue.
+1. fps and CPU per frame, side by side: interleaved rounds of
+   - the ANCHOR, a bare OpenCV loop: the same video read with cv2.VideoCapture, the same resize
+     and the same cascade detector call per frame, nothing else (no loop machinery, no records);
+   - the loop with uploads OFF;
+   - the loop with uploads ON (one upload per second to a moto S3 server in its own process on
+     127.0.0.1: six objects, three 1280x960/320x240 JPEG encodes).
+   CPU per frame is this process's CPU time (time.process_time: every thread, OpenCV's workers
+   and the uploader included; moto's server is another process) over the frames. Each figure is
+   printed with its ratio to the anchor; uploads on/off shows what uploading costs.
 2. memory: uploads ON for --duration seconds (default 120, the issue's 2 minutes); RSS sampled
    every --sample seconds and printed; peak RSS (VmHWM) at the end. Steady = the last samples are
    not above the early ones.
 
-Run: .venv/bin/python benchmarks/bench_device.py [--duration 120] [--round 6] [--rounds 3]
+Run: .venv/bin/python benchmarks/bench_device.py [--duration 120] [--round 6] [--rounds 3] [--quick]
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from pathlib import Path
 
 import boto3
 from visionpipe_edge.config import EdgeSettings
+from visionpipe_edge.detectors import build_detector
 from visionpipe_edge.loop import DetectionLoop
 from visionpipe_edge.uploader import BackgroundUploader
 
@@ -85,15 +92,36 @@ def run_segment(settings: EdgeSettings, s3, seconds: float, sample_every: float 
                 )
 
         threading.Thread(target=sample, daemon=True).start()
-    cpu = time.thread_time()
+    cpu = time.process_time()
     stats = loop.run(duration=seconds)
-    stats.loop_cpu_seconds = time.thread_time() - cpu  # the loop thread's own CPU: load-independent
     loop.stop()
     upload = None
     if uploader is not None:
-        uploader.close(timeout=30)
+        uploader.close(timeout=30)  # its CPU (encodes, requests) belongs to these frames
         upload = uploader.stats
+    stats.process_cpu_seconds = time.process_time() - cpu
     return stats, upload, samples
+
+
+def bare_opencv_loop(settings: EdgeSettings, seconds: float) -> tuple[float, float, int]:
+    """The anchor: read, resize, detect, as fast as possible. Returns (fps, CPU s, frames)."""
+    import cv2
+
+    detector = build_detector(settings)
+    video = cv2.VideoCapture(settings.source)
+    frames = 0
+    cpu, started = time.process_time(), time.monotonic()
+    while time.monotonic() - started < seconds:
+        ok, frame = video.read()
+        if not ok:
+            video.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            continue
+        resized = cv2.resize(frame, settings.input_size, interpolation=cv2.INTER_AREA)
+        detector.detect(resized, settings.threshold)
+        frames += 1
+    elapsed = time.monotonic() - started
+    video.release()
+    return frames / elapsed, time.process_time() - cpu, frames
 
 
 def main() -> int:
@@ -102,7 +130,10 @@ def main() -> int:
     parser.add_argument("--sample", type=float, default=10.0, help="RSS sample period, s (default 10)")
     parser.add_argument("--round", type=float, default=6.0, help="seconds per fps round (default 6)")
     parser.add_argument("--rounds", type=int, default=3, help="off/on round pairs (default 3)")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 4 s, a 30 s memory run")
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.round, args.rounds, args.sample = 30.0, 4.0, 2, 5.0
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -129,27 +160,41 @@ def main() -> int:
             f"uploads: at most 1/s to moto S3 at {endpoint} (own process), queue {settings.upload_queue_size}"
         )
         run_segment(settings, None, 2.0)  # warm-up: imports, cascade parse, codec
-        fps = {"off": [], "on": []}
-        cpu = {"off": [0.0, 0], "on": [0.0, 0]}
-        uploads = 0
+        bare_opencv_loop(settings, 1.0)
+        fps = {"bare": [], "off": [], "on": []}
+        cpu = {"bare": [0.0, 0], "off": [0.0, 0], "on": [0.0, 0]}
         for round_number in range(args.rounds):
-            for mode in ("off", "on"):
-                stats, upload, _ = run_segment(settings, s3 if mode == "on" else None, args.round)
-                fps[mode].append(stats.fps)
-                cpu[mode][0] += stats.loop_cpu_seconds
-                cpu[mode][1] += stats.frames
-                uploads += upload.uploaded if upload else 0
-                extra = f", {upload.uploaded} uploads, {upload.dropped} dropped" if upload else ""
+            for mode in ("bare", "off", "on"):
+                if mode == "bare":
+                    rate, seconds, frames = bare_opencv_loop(settings, args.round)
+                    extra = ""
+                else:
+                    stats, upload, _ = run_segment(settings, s3 if mode == "on" else None, args.round)
+                    rate, seconds, frames = stats.fps, stats.process_cpu_seconds, stats.frames
+                    extra = f", {upload.uploaded} uploads, {upload.dropped} dropped" if upload else ""
+                fps[mode].append(rate)
+                cpu[mode][0] += seconds
+                cpu[mode][1] += frames
                 print(
-                    f"round {round_number + 1} uploads {mode:3}: {stats.fps:6.2f} fps "
-                    f"({stats.frames} frames{extra})"
+                    f"round {round_number + 1} {mode:4}: {rate:6.2f} fps, "
+                    f"{1000 * seconds / max(frames, 1):5.1f} ms CPU/frame ({frames} frames{extra})"
                 )
-        off, on = sum(fps["off"]) / len(fps["off"]), sum(fps["on"]) / len(fps["on"])
-        print(f"loop fps: uploads off {off:.2f}, on {on:.2f}; ratio on/off {on / off:.3f} (target >= 0.9)")
+        mean = {mode: sum(v) / len(v) for mode, v in fps.items()}
         per_frame = {mode: 1000 * total / max(frames, 1) for mode, (total, frames) in cpu.items()}
         print(
-            f"loop-thread CPU per frame: off {per_frame['off']:.0f} ms, on {per_frame['on']:.0f} ms "
-            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; fps is noisy when busy)"
+            f"anchor, bare OpenCV loop: {mean['bare']:.2f} fps, "
+            f"{per_frame['bare']:.1f} ms process CPU per frame"
+        )
+        for mode in ("off", "on"):
+            print(
+                f"loop, uploads {mode:3}: {mean[mode]:.2f} fps "
+                f"({mean[mode] / mean['bare']:.2f}x the anchor), "
+                f"{per_frame[mode]:.1f} ms CPU/frame ({per_frame[mode] / per_frame['bare']:.2f}x the anchor)"
+            )
+        print(
+            f"uploads on/off: fps {mean['on'] / mean['off']:.3f} (target >= 0.9), CPU per frame "
+            f"{per_frame['on'] / per_frame['off']:.2f}x (load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} CPUs; fps is noisy when busy, CPU per frame less so)"
         )
 
         print(f"memory: uploads on for {args.duration:.0f} s, RSS every {args.sample:.0f} s")

@@ -1,9 +1,14 @@
-"""Frame capture (opencv engine): seeking keeps a long video as cheap as a short one.
+"""Frame capture (opencv engine) against the ffmpeg CLI, same source, same transport, same run.
 
 Measures, side by side in one run, the time the opencv engine takes to capture 4 frames (500x500,
 JPEG 80, the defaults) from a 30-second and a 5-minute 1080p H.264+AAC video, streamed over HTTP
-range requests exactly as in Lambda (the engine gets a URL, FFmpeg fetches only what it needs),
-and compares with decoding every frame of the 5-minute video. Two capture plans:
+range requests exactly as in Lambda (the engine gets a URL, FFmpeg fetches only what it needs).
+ANCHOR: the ffmpeg CLI (imageio-ffmpeg's static build) doing the same job on the same URL: for
+each of the 4 times, `ffmpeg -ss T -i URL -frames:v 1 -vf scale=500:500 -q:v 5 out.jpg` (process
+start included: that is what running the CLI costs). Like-for-like too: decoding every frame of
+the 30-second video over the same HTTP transport, against capturing 4 frames of it. Wall-clock
+is the median of 3; CPU is process CPU (this process's threads, the range server included, plus
+the ffmpeg children's), each printed with its ratio to the anchor. Two capture plans:
 - default: one frame every 5 s, at most 4 -> 0, 5, 10, 15 s in both videos;
 - spread:  4 frames over the whole video (interval = duration / 4) -> the seeks go deep.
 The videos are served by a small range-capable HTTP server standing in for S3 (moto's server reads
@@ -13,15 +18,17 @@ the 30-second one repeated by stream copy, so generation stays quick) and reused
 an upper bound of what FFmpeg fetched: it includes data already in flight when FFmpeg drops a
 connection to seek elsewhere.
 
-Run: .venv/bin/python benchmarks/bench_frame_capture.py   (or `make bench`)
+Run: .venv/bin/python benchmarks/bench_frame_capture.py [--quick: 1 repeat]   (or `make bench`)
 """
 
 from __future__ import annotations
 
 import re
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -144,22 +151,57 @@ class UrlAndFrameSink:
         self.frames += 1
 
 
-def decode_every_frame(path: Path) -> tuple[float, int]:
-    started = time.perf_counter()
-    video = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+def cpu_now() -> float:
+    """This process's CPU plus its finished children's (the ffmpeg CLI runs)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def decode_every_frame(url: str) -> tuple[float, float, int]:
+    started, cpu = time.perf_counter(), cpu_now()
+    video = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
     frames = 0
-    while video.read()[0]:
+    while video.grab():
+        video.retrieve()
         frames += 1
     video.release()
-    return time.perf_counter() - started, frames
+    return time.perf_counter() - started, cpu_now() - cpu, frames
+
+
+def ffmpeg_cli(url: str, times: list[float], out: Path) -> None:
+    for index, seconds in enumerate(times):
+        command = [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-ss",
+            f"{seconds:.3f}",
+            "-i",
+            url,
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=500:500",
+            "-q:v",
+            "5",
+            str(out / f"frame_{index}.jpg"),
+        ]
+        subprocess.run(command, check=True)
 
 
 def main() -> int:
+    global REPEATS
+    if "--quick" in sys.argv[1:]:
+        REPEATS = 1
     clips = videos()
     server = RangeServer()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sink = UrlAndFrameSink(server.base_url)
-    results: dict[tuple[str, str], tuple[float, int]] = {}
+    results: dict[tuple[str, str], tuple[float, int, float]] = {}
+    anchors: dict[tuple[str, str], tuple[float, float]] = {}
+    out = Path(tempfile.mkdtemp(prefix="bench-ffmpeg-"))
     try:
         for plan in ("default", "spread"):
             for label, (path, seconds) in clips.items():
@@ -173,18 +215,30 @@ def main() -> int:
                 obj = S3Object(
                     bucket="bench-videos", key=f"video_inputs/{path.name}", size=path.stat().st_size
                 )
-                times, sent = [], []
+                times, sent, cpu = [], [], []
+                anchor_times, anchor_cpu = [], []
                 for _ in range(REPEATS):
                     before = server.bytes_sent
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), cpu_now()
                     summary = engine.capture(obj)
                     times.append(time.perf_counter() - started)
+                    cpu.append(cpu_now() - cpu_started)
                     sent.append(server.bytes_sent - before)
                     assert summary["read_via"] == "url" and len(summary["frames"]) == 4, summary
-                results[(plan, label)] = (statistics.median(times), int(statistics.median(sent)))
+                    at = [frame["time_seconds"] for frame in summary["frames"]]
+                    started, cpu_started = time.perf_counter(), cpu_now()
+                    ffmpeg_cli(server.base_url + path.name, at, out)
+                    anchor_times.append(time.perf_counter() - started)
+                    anchor_cpu.append(cpu_now() - cpu_started)
+                results[(plan, label)] = (
+                    statistics.median(times),
+                    int(statistics.median(sent)),
+                    statistics.median(cpu),
+                )
+                anchors[(plan, label)] = (statistics.median(anchor_times), statistics.median(anchor_cpu))
+        full_seconds, full_cpu, full_frames = decode_every_frame(server.base_url + clips["30 s"][0].name)
     finally:
         server.shutdown()
-    full_seconds, full_frames = decode_every_frame(clips["5 min"][0])
 
     sizes = {label: path.stat().st_size / 1e6 for label, (path, _s) in clips.items()}
     print()
@@ -194,18 +248,24 @@ def main() -> int:
         f"{sizes['30 s']:.0f} MB (30 s) and {sizes['5 min']:.0f} MB (5 min)"
     )
     print(
-        f"{'plan':9s} {'30 s video':>11s} {'5 min video':>12s} {'ratio':>6s}   {'MB sent 30 s / 5 min':>20s}"
+        f"{'plan':8s} {'video':6s} {'engine wall':>11s} {'ffmpeg CLI':>11s} {'ratio':>6s}   "
+        f"{'engine CPU':>10s} {'ffmpeg CPU':>10s} {'ratio':>6s}   {'MB sent':>7s}"
     )
     for plan in ("default", "spread"):
-        (short, short_bytes), (long, long_bytes) = results[(plan, "30 s")], results[(plan, "5 min")]
-        print(
-            f"{plan:9s} {short:10.2f}s {long:11.2f}s {long / short:6.2f}   "
-            f"{short_bytes / 1e6:9.1f} / {long_bytes / 1e6:.1f}"
-        )
-    spread_long = results[("spread", "5 min")][0]
+        for label in ("30 s", "5 min"):
+            wall, sent, cpu = results[(plan, label)]
+            anchor_wall, anchor_cpu = anchors[(plan, label)]
+            print(
+                f"{plan:8s} {label:6s} {wall:10.2f}s {anchor_wall:10.2f}s {wall / anchor_wall:6.2f}   "
+                f"{cpu:9.2f}s {anchor_cpu:9.2f}s {cpu / anchor_cpu:6.2f}   {sent / 1e6:7.1f}"
+            )
+        short, long = results[(plan, "30 s")][0], results[(plan, "5 min")][0]
+        print(f"{'':8s} engine 5 min / 30 s: {long / short:.2f}x")
+    short_wall, _sent, short_cpu = results[("default", "30 s")]
     print(
-        f"decode every frame of the 5 min video ({full_frames} frames, local file): {full_seconds:.1f} s "
-        f"= {full_seconds / spread_long:.0f}x the seeking capture of 4 frames spread over it"
+        f"decode every frame of the 30 s video over the same HTTP transport ({full_frames} frames): "
+        f"{full_seconds:.1f} s wall, {full_cpu:.1f} s CPU = {full_seconds / short_wall:.0f}x the wall and "
+        f"{full_cpu / short_cpu:.0f}x the CPU of capturing 4 frames of it"
     )
     return 0
 

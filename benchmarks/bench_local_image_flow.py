@@ -1,31 +1,96 @@
-"""Local image flow: end-to-end throughput for 500 uploads, and per-image pipeline time vs. the
-model's own inference time on the same images (all measured side by side in this one run).
+"""Local image flow: a burst of uploads through the local stack, per-upload latency distribution,
+process CPU and AWS calls per image, against bare inference on the same images in the same run.
 
-    .venv/bin/python benchmarks/bench_local_image_flow.py [--uploads 500]
+    .venv/bin/python benchmarks/bench_local_image_flow.py [--uploads 300] [--json PATH]
 
-1. The local stack starts in-process (moto server, handlers in-process, the trained model from
-   .demo/model, trained first when missing).
-2. N sample images are uploaded to image_inputs/; throughput = N / (first PUT -> last verdict).
-3. Per image: LatencyMs (the handler's judge(): S3 GET, decode, detect) and DetectLatencyMs
-   (detect alone) from the items, the wall-clock per image (total time / N, one warm container),
-   and OnnxModel.judge() on the same decoded images directly = the pure inference time.
-4. cProfile of 60 handler invocations, grouped by where the time goes.
+1. The local stack starts in-process (moto's server, the handlers, the model from .demo/model,
+   trained first when missing); one warm-up image is judged first.
+2. N sample images are PUT to image_inputs/ as fast as one client can (a burst). Each upload's
+   latency runs from just before its PUT to the end of the DynamoDB PutItem that records its
+   verdict, both timestamped in this process (a botocore `after-call` hook on the handlers'
+   clients): p50/p95/p99 per upload, and the drain time (first PUT -> last verdict).
+3. Process CPU (time.process_time: every thread, moto's server included, since it all runs in
+   this process) over the burst, per image.
+4. AWS API calls per image, counted by a botocore `before-call` hook registered on every client
+   the handler code creates (functions/ and layers/common; local mode's own plumbing is not
+   counted): what the flow costs in requests, whatever the flow's code is when this runs.
+5. Anchor: bare inference (decode with Pillow + OnnxModel.judge) on the same images, same
+   process, per image wall-clock and CPU; each figure above is printed with its ratio to it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import cProfile
 import io
 import json
-import pstats
+import os
 import statistics
 import sys
+import threading
 import time
+import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+HANDLER_CODE = (str(REPO / "functions"), str(REPO / "layers" / "common"))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, -(-len(ordered) * q // 100) - 1))
+    return ordered[int(index)]
+
+
+class HandlerCalls:
+    """botocore event hooks on every client created by handler code: call counts, verdict times."""
+
+    def __init__(self, results_table: str = ""):
+        self.results_table = results_table
+        self.calls: dict[str, int] = {}
+        self.verdict_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._pending = threading.local()
+
+    def install(self) -> None:
+        import botocore.session
+
+        original = botocore.session.Session.create_client
+        hooks = self
+
+        def create_client(session, *args, **kwargs):
+            client = original(session, *args, **kwargs)
+            created_by = [frame.filename for frame in traceback.extract_stack(limit=40)]
+            if any(name.startswith(HANDLER_CODE) for name in created_by):
+                client.meta.events.register("before-call", hooks._count)
+                client.meta.events.register("provide-client-params.dynamodb.PutItem", hooks._put_item)
+                client.meta.events.register("after-call.dynamodb.PutItem", hooks._put_item_done)
+            return client
+
+        botocore.session.Session.create_client = create_client
+
+    def _count(self, model, **_kwargs) -> None:
+        name = f"{model.service_model.service_name}.{model.name}"
+        with self._lock:
+            self.calls[name] = self.calls.get(name, 0) + 1
+
+    def _put_item(self, params, **_kwargs) -> None:
+        key = None
+        if params.get("TableName") == self.results_table:
+            key = params.get("Item", {}).get("Key")
+            key = key.get("S") if isinstance(key, dict) else key
+        self._pending.key = key
+
+    def _put_item_done(self, http_response=None, **_kwargs) -> None:
+        key = getattr(self._pending, "key", None)
+        if key and http_response is not None and http_response.status_code == 200:
+            with self._lock:
+                self.verdict_at.setdefault(key, time.perf_counter())
+
+    def take_calls(self) -> dict[str, int]:
+        with self._lock:
+            calls, self.calls = self.calls, {}
+        return calls
 
 
 def sample_images(data_dir: Path) -> list[Path]:
@@ -35,182 +100,133 @@ def sample_images(data_dir: Path) -> list[Path]:
     ]
 
 
-def s3_record(bucket: str, key: str, size: int, version_id: str, sequencer: str) -> dict:
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": "2026-11-21T08:00:00.000Z",
-                "eventName": "ObjectCreated:Put",
-                "responseElements": {"x-amz-request-id": sequencer},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {"key": key, "size": size, "versionId": version_id, "sequencer": sequencer},
-                },
-            }
-        ]
-    }
+def bare_inference(model_dir: Path, paths: list[Path]) -> tuple[list[float], list[float]]:
+    """Decode + judge each image directly: (wall ms, CPU ms) per image."""
+    from PIL import Image
 
+    from visionpipe_common.detectors.onnx_model import ModelMetadata, OnnxModel
 
-# Self time (tottime) of every profiled function, grouped by where it lives. Since Python 3.12
-# cProfile sees every thread, so the in-process moto server's work shows up too.
-GROUPS = (
-    (
-        "moto server handling the requests (werkzeug, flask, moto backends)",
-        ("/moto/", "werkzeug", "flask", "xmltodict", "jinja2"),
-    ),
-    ("waiting for the local server (socket reads: moto handling the request)", ("recv_into", "recv'")),
-    ("onnxruntime inference", ("onnxruntime",)),
-    ("Pillow (decode, resize) and numpy (normalise)", ("/PIL/", "numpy", "onnx_model.py")),
-    (
-        "botocore/urllib3 client side (signing, serialising, parsing)",
-        ("botocore", "urllib3", "http/client", "boto3"),
-    ),
-    ("Powertools (idempotency, logger, metrics)", ("aws_lambda_powertools",)),
-)
-
-
-def profile_handler(stack, outputs, paths: list[Path], count: int) -> list[tuple[str, float]]:
-    """Profile handler invocations in this thread (objects uploaded under a prefix nothing routes)."""
-    s3 = stack.client("s3")
-    bucket = outputs["ImageBucketName"]
-    events = []
-    for index, path in enumerate(paths[:count]):
-        key = f"bench_profile/{index:04d}_{path.name}"
-        put = s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-        events.append(s3_record(bucket, key, path.stat().st_size, put.get("VersionId", ""), f"{index:018X}"))
-    function = stack.function("DetectAnomalyFunction")
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        profiler.enable()
-        for event in events:
-            function.invoke(event)
-        profiler.disable()
-    total = time.perf_counter() - started
-    stats = pstats.Stats(profiler)
-    totals = dict.fromkeys([label for label, _ in GROUPS] + ["everything else"], 0.0)
-    for (filename, _line, name), (_cc, _nc, self_time, _cumulative, _callers) in stats.stats.items():
-        where = f"{filename}:{name}"
-        label = next(
-            (label for label, needles in GROUPS if any(n in where for n in needles)), "everything else"
-        )
-        totals[label] += self_time
-    grouped = [(label, seconds / len(events) * 1000) for label, seconds in totals.items()]
-    grouped.append(("handler total (wall-clock, profiler overhead included)", total / len(events) * 1000))
-    return grouped
-
-
-def local_request_ms(stack, outputs, count: int = 40) -> float:
-    """Mean time of one small AWS call (S3 PutObject, DynamoDB GetItem) against the local server."""
-    s3, dynamodb = stack.client("s3"), stack.client("dynamodb")
-    started = time.perf_counter()
-    for index in range(count // 2):
-        s3.put_object(Bucket=outputs["ResultsBucketName"], Key=f"bench_probe/{index}.json", Body=b"{}")
-        dynamodb.get_item(TableName=outputs["ResultsTableName"], Key={"RequestID": {"S": str(index)}})
-    return (time.perf_counter() - started) / count * 1000
+    meta = ModelMetadata.from_json((model_dir / "metadata.json").read_text())
+    model = OnnxModel((model_dir / "model.onnx").read_bytes(), meta)
+    model.judge(Image.open(paths[0]).convert("RGB"))  # session warm-up, as the warm container has
+    wall, cpu = [], []
+    for path in paths:
+        data = path.read_bytes()
+        t, c = time.perf_counter(), time.process_time()
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        model.judge(image.convert("RGB"))
+        wall.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    return wall, cpu
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--uploads", type=int, default=500)
+    parser.add_argument("--uploads", type=int, default=300, help="burst size (default 300, as issue 15)")
+    parser.add_argument("--quick", action="store_true", help="a burst of 100")
+    parser.add_argument("--json", type=Path, default=REPO / ".bench" / "local_image_flow.json")
     args = parser.parse_args()
+    if args.quick:
+        args.uploads = min(args.uploads, 100)
 
-    from PIL import Image
+    hooks = HandlerCalls()
+    hooks.install()  # before the stack loads the handlers: their module-level clients get the hooks
 
     from visionpipe.local import model as local_model
     from visionpipe.local.stack import OfflineStack
-    from visionpipe_common.detectors.onnx_model import ModelMetadata, OnnxModel
 
     data_dir = local_model.generate_sample_data(local_model.DEFAULT_DATA_DIR)
     model_dir = local_model.ensure_model(quiet=True)
     paths = sample_images(data_dir)
-    uploads = [(paths[i % len(paths)], i) for i in range(args.uploads)]
+    uploads = [
+        (paths[i % len(paths)], f"image_inputs/bench/{i:04d}_{paths[i % len(paths)].name}")
+        for i in range(args.uploads)
+    ]
+    bodies = {path: path.read_bytes() for path in paths}
 
-    with (
-        contextlib.redirect_stdout(io.StringIO()) as handler_output,
-        OfflineStack(model_dir=model_dir) as stack,
-    ):
+    with contextlib.redirect_stdout(io.StringIO()), OfflineStack(model_dir=model_dir) as stack:
         outputs = stack.outputs()
+        hooks.results_table = outputs["ResultsTableName"]
         s3 = stack.client("s3")
+        bucket = outputs["ImageBucketName"]
+        s3.put_object(Bucket=bucket, Key="image_inputs/warmup.jpg", Body=bodies[paths[0]])
+        stack.wait_until(lambda: "image_inputs/warmup.jpg" in hooks.verdict_at, timeout=120)
+        stack.wait_idle()
+        hooks.take_calls()
+
+        put_at: dict[str, float] = {}
+        cpu_started = time.process_time()
+        started = time.perf_counter()
+        for path, key in uploads:
+            put_at[key] = time.perf_counter()
+            s3.put_object(Bucket=bucket, Key=key, Body=bodies[path])
+        put_seconds = time.perf_counter() - started
+        stack.wait_until(lambda: all(k in hooks.verdict_at for k in put_at), timeout=900, interval=0.05)
+        drained = max(hooks.verdict_at[k] for k in put_at) - started
+        cpu = time.process_time() - cpu_started
+        calls = hooks.take_calls()
+        stack.wait_idle()
         table = stack.session.resource("dynamodb", endpoint_url=stack.endpoint_url).Table(
             outputs["ResultsTableName"]
         )
-        # Warm the container (cold start: model download and session creation) before timing.
-        s3.put_object(
-            Bucket=outputs["ImageBucketName"], Key="image_inputs/warmup.jpg", Body=paths[0].read_bytes()
-        )
-        stack.wait_until(lambda: table.scan(Select="COUNT")["Count"] >= 1, timeout=60)
-        stack.wait_idle()
-
-        started = time.perf_counter()
-        for path, index in uploads:
-            s3.put_object(
-                Bucket=outputs["ImageBucketName"],
-                Key=f"image_inputs/bench/{index:04d}_{path.name}",
-                Body=path.read_bytes(),
-            )
-        uploaded = time.perf_counter() - started
-        stack.wait_until(
-            lambda: table.scan(Select="COUNT")["Count"] >= args.uploads + 1, timeout=600, interval=0.2
-        )
-        elapsed = time.perf_counter() - started
         items = [i for i in _scan_all(table) if i["Key"].startswith("image_inputs/bench/")]
-        profile = profile_handler(stack, outputs, paths, 40)
-        request_ms = local_request_ms(stack, outputs)
 
-    ok = [i for i in items if i["Status"] == "OK"]
-    latency = [float(i["LatencyMs"]) for i in ok]
-    detect = [float(i["DetectLatencyMs"]) for i in ok]
+    latency = [(hooks.verdict_at[k] - put_at[k]) * 1000 for k in put_at]
+    handler_ms = [float(i["LatencyMs"]) for i in items if i.get("Status") == "OK"]
+    bare_wall, bare_cpu = bare_inference(model_dir, [path for path, _ in uploads])
+    n = args.uploads
+    bare_p50, bare_cpu_mean = statistics.median(bare_wall), statistics.fmean(bare_cpu)
+    cpu_per_image = cpu / n * 1000
+    calls_per_image = {k: v / n for k, v in sorted(calls.items())}
 
-    # Pure model inference on the same images, same decoded pixels, same process.
-    meta = ModelMetadata.from_json((model_dir / "metadata.json").read_text())
-    model = OnnxModel((model_dir / "model.onnx").read_bytes(), meta)
-    pure = []
-    for path, _ in uploads:
-        image = Image.open(path)
-        image.load()
-        image = image.convert("RGB")
-        t0 = time.perf_counter()
-        model.judge(image)
-        pure.append((time.perf_counter() - t0) * 1000)
-
-    wall_ms = elapsed / args.uploads * 1000
-    pure_mean = statistics.fmean(pure)
-    print(f"local image flow, {args.uploads} uploads ({len(ok)} verdicts, {len(items) - len(ok)} failures)")
-    print(f"  uploads took {uploaded:.1f} s; first PUT -> last verdict {elapsed:.1f} s")
-    print(f"  throughput: {args.uploads / elapsed:.1f} images/s")
-    print("  per image (ms)               mean   median    p95")
-    for label, values in (
-        ("pipeline wall-clock", [wall_ms]),
-        ("handler judge (LatencyMs)", latency),
-        ("detect (DetectLatencyMs)", detect),
-        ("pure OnnxModel.judge", pure),
-    ):
-        print(
-            f"  {label:<28} {statistics.fmean(values):6.1f}  {statistics.median(values):6.1f}  "
-            f"{_p95(values):6.1f}"
-        )
-    print(f"  ratio pipeline wall-clock / pure inference: {wall_ms / pure_mean:.2f}x")
-    print(f"  ratio handler LatencyMs / pure inference:   {statistics.fmean(latency) / pure_mean:.2f}x")
-    print(f"  ratio DetectLatencyMs / pure inference:     {statistics.fmean(detect) / pure_mean:.2f}x")
     print(
-        f"  one AWS call against the local server (idle): {request_ms:.1f} ms; an image makes about 6 "
-        "(GetObject, idempotency PutItem + UpdateItem, result PutObject, verdict PutItem, SQS hand-over)"
+        f"local image flow: burst of {n} uploads ({len(handler_ms)} OK verdicts, "
+        f"{len(items) - len(handler_ms)} other; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})"
     )
-    print("  where a handler invocation's time goes (cProfile, all threads, self time, ms per invocation):")
-    for label, ms in profile:
-        print(f"    {label:<66} {ms:6.1f}")
-    del handler_output
+    print(
+        f"  anchor, bare inference (Pillow decode + OnnxModel.judge, same images, same process): "
+        f"p50 {bare_p50:.1f} ms wall, {bare_cpu_mean:.1f} ms CPU per image"
+    )
+    print(
+        f"  PUTs took {put_seconds:.1f} s; drain (first PUT -> last verdict) {drained:.1f} s "
+        f"= {n / drained:.1f} images/s"
+    )
+    print(
+        f"  per-upload latency (PUT -> verdict recorded): p50 {percentile(latency, 50):.0f} ms, "
+        f"p95 {percentile(latency, 95):.0f} ms, p99 {percentile(latency, 99):.0f} ms -> p50 "
+        f"{percentile(latency, 50) / bare_p50:.0f}x bare inference"
+    )
+    handler_p50 = percentile(handler_ms, 50)
+    print(
+        f"  handler time per image (LatencyMs: GET, decode, detect): p50 {handler_p50:.1f} ms, "
+        f"p95 {percentile(handler_ms, 95):.1f} ms -> p50 {handler_p50 / bare_p50:.2f}x bare inference"
+    )
+    print(
+        f"  process CPU per image (handlers + moto's server + local plumbing, all threads): "
+        f"{cpu_per_image:.1f} ms -> {cpu_per_image / bare_cpu_mean:.1f}x bare inference CPU"
+    )
+    print(
+        f"  AWS calls per image made by the handler code: {sum(calls_per_image.values()):.2f} ("
+        + ", ".join(f"{k} {v:.2f}" for k, v in calls_per_image.items())
+        + ")"
+    )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "uploads": n,
+                "drain_s": drained,
+                "latency_ms": {q: percentile(latency, q) for q in (50, 95, 99)},
+                "handler_ms": {q: percentile(handler_ms, q) for q in (50, 95)},
+                "cpu_per_image_ms": cpu_per_image,
+                "bare_inference": {"p50_ms": bare_p50, "cpu_ms": bare_cpu_mean},
+                "calls_per_image": calls_per_image,
+            },
+            indent=2,
+        )
+    )
     return 0
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
 def _scan_all(table) -> list[dict]:

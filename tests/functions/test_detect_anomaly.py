@@ -1,11 +1,13 @@
 """detect_anomaly end to end in-process: moto S3/DynamoDB/SSM, a real ONNX model, real images."""
 
 import copy
+import io
 import json
 import uuid
 from urllib.parse import quote_plus
 
 import boto3
+import numpy as np
 import pytest
 from boto3.dynamodb.conditions import Key
 from hypothesis import given
@@ -311,3 +313,41 @@ def test_any_upload_ends_as_one_item_and_never_fails_the_invocation(stack, body,
     (item,) = stack.items_for(name)
     assert item["Status"] == outcome["status"] and "SourceVideoKey" not in item  # metadata is not trusted
     stack.s3.head_object(Bucket="results-bucket", Key=item["ResultKey"])
+
+
+def test_a_model_with_a_map_gives_heatmap_box_and_area(stack):
+    from PIL import Image
+    from support.onnx_models import brightness_map_metadata, brightness_map_model
+
+    # The model at the current prefix (the fixture's SSM parameter) now also returns a map.
+    stack.s3.put_object(Bucket="model-bucket", Key="anomaly/current/model.onnx", Body=brightness_map_model())
+    stack.s3.put_object(
+        Bucket="model-bucket",
+        Key="anomaly/current/metadata.json",
+        Body=brightness_map_metadata(threshold=0.35),
+    )
+    # A dark 400 x 300 part with a bright patch at x 250..330, y 40..120.
+    pixels = np.array(textured_rgb(400, 300, seed=3, brightness=40))
+    pixels[40:120, 250:330] = 250
+    stack.invoke(stack.upload("image_inputs/bright-spot.png", encode(Image.fromarray(pixels), "PNG")))
+    (item,) = stack.items_for("bright-spot.png")
+    assert item["DetectAnomalyResult"] == "True" and item["ModelVersion"] == "map-1"
+    x0, y0, x1, y1 = (int(v) for v in item["AnomalyBox"])
+    assert 200 <= x0 <= 260 and 320 <= x1 <= 400 and 0 <= y0 <= 50 and 110 <= y1 <= 170
+    assert 0 < float(item["AnomalyAreaPercent"]) < 25
+    assert item["HeatmapKey"] == f"heatmaps/image_inputs/bright-spot.png/{item['RequestID']}.png"
+    body = stack.s3.get_object(Bucket="results-bucket", Key=item["HeatmapKey"])
+    assert body["ContentType"] == "image/png"
+    with Image.open(io.BytesIO(body["Body"].read())) as heat:
+        assert heat.format == "PNG" and heat.size == (400, 300)
+        red, green, blue = (int(c) for c in heat.convert("RGB").getpixel((290, 80)))
+        assert red > 150 and red > blue + 60  # the hot patch is tinted
+
+
+def test_a_score_only_model_leaves_the_where_attributes_absent(stack):
+    stack.invoke(stack.upload("image_inputs/plain.jpg", jpeg_bytes(brightness=230)))
+    (item,) = stack.items_for("plain.jpg")
+    assert item["DetectAnomalyResult"] == "True"
+    assert not {"AnomalyBox", "AnomalyAreaPercent", "HeatmapKey"} & set(item)
+    listed = stack.s3.list_objects_v2(Bucket="results-bucket", Prefix="heatmaps/")
+    assert listed.get("KeyCount", 0) == 0

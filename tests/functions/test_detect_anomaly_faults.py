@@ -29,6 +29,14 @@ IMAGE_BUCKET, RESULTS_BUCKET, MODEL_BUCKET = "images", "results-bucket", "model-
 PREFIX_PARAMETER = "/visionpipe/anomaly/model-prefix"
 
 
+@pytest.fixture(autouse=True)
+def fresh_parameter_cache():
+    """Powertools caches the model prefix process-wide: neither take another test's, nor leave ours."""
+    parameters.clear_caches()
+    yield
+    parameters.clear_caches()
+
+
 @pytest.fixture
 def moto_server():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -53,7 +61,6 @@ def notification(key: str, size: int, response: dict) -> dict:
 
 
 def test_lost_replies_and_refused_requests_lose_nothing_and_park_nothing(moto_server, monkeypatch):
-    parameters.clear_caches()  # the model prefix another test's stack left in Powertools' cache
     direct = {"endpoint_url": moto_server, "region_name": "us-east-1"}
     s3 = boto3.client("s3", **direct)
     for bucket in (IMAGE_BUCKET, RESULTS_BUCKET, MODEL_BUCKET):

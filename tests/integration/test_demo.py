@@ -38,6 +38,7 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
         "tweets",
         "curation and review",
         "retraining",
+        "visionpipe report",
     ]
     assert all(f["ok"] and not f["problems"] for f in summary["flows"])
 
@@ -99,9 +100,26 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
     assert report.count("<td>pending</td><td>trained</td>") == len(ids)  # curator's verdict, status now
     assert "NoSuchJsonPathError" not in out + completed.stderr  # the first round finds no current model
 
+    # visionpipe report read the stack back: the demo's records, verdicts, failures and round
+    stack = summary["stack_report"]
+    assert stack["records"] == detections and stack["devices"] == ["demo-cam"]
+    anomalies, judged = (int(n) for n in re.search(r"anomaly ratio: (\d+)/(\d+) =", out).groups())
+    assert (stack["verdicts"], stack["anomalies"]) == (judged, anomalies)
+    assert stack["failures"] == 2  # the two bad inputs
+    assert stack["expected"]["records"] == detections and stack["rounds"] == 1 and not stack["problems"]
+    page = (tmp_path / "stack-report" / "report.html").read_text()
+    assert "<script" not in page and 'src="http' not in page
+    assert page.count('src="data:image/png;base64,') >= 14
+    figures = json.loads((tmp_path / "stack-report" / "report.json").read_text())
+    assert figures["detections"]["records"] == detections
+    assert figures["verdicts"]["processed"] == stack["verdicts"]
+    assert figures["retraining"]["rounds"][0]["outcome"] == "adopted"
+    assert '<a href="stack-report/report.html">' in report
+    assert f"visionpipe report: {stack['headline']}" in out
+
     # a timing per step, in order
     steps = re.findall(r"^  (\d+)\. .+?\s+(\d+\.\d) s$", out, flags=re.MULTILINE)
-    assert [int(n) for n, _ in steps] == list(range(1, 12))
+    assert [int(n) for n, _ in steps] == list(range(1, 13))
     assert list(summary["seconds"]) == [
         "1. sample data",
         "2. anomaly model",
@@ -113,5 +131,6 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
         "8. tweets",
         "9. curation and review",
         "10. retraining",
-        "11. report",
+        "11. what the stack saw",
+        "12. report",
     ]

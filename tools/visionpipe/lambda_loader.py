@@ -23,6 +23,12 @@ def load_handler_module(function_dir: str | Path, handler: str = "app.lambda_han
         directory = (
             FUNCTIONS_DIR / directory if not (REPO_ROOT / directory).exists() else REPO_ROOT / directory
         )
+    # A cold start has no Powertools parameter providers yet: one left from an earlier load (another
+    # test, another endpoint) would keep its old boto3 client and cached values.
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.base.DEFAULT_PROVIDERS.clear()
+    parameters.clear_caches()
     module_file = handler.rsplit(".", 1)[0]
     name = f"visionpipe_fn_{directory.name}_{module_file}"
     spec = importlib.util.spec_from_file_location(name, directory / f"{module_file}.py")

@@ -8,10 +8,10 @@ LIMIT = 10_000_000
 
 
 def test_jpeg_and_png_decode_to_rgb():
-    jpeg = decode_image(jpeg_bytes(40, 30), "a.jpg", LIMIT)
-    png = decode_image(png_bytes(40, 30), "b.PNG", LIMIT)
-    assert (jpeg.content_type, jpeg.width, jpeg.height, jpeg.pixels.mode) == ("image/jpeg", 40, 30, "RGB")
-    assert (png.content_type, png.width, png.height) == ("image/png", 40, 30)
+    jpeg = decode_image(jpeg_bytes(48, 36), "a.jpg", LIMIT)
+    png = decode_image(png_bytes(48, 36), "b.PNG", LIMIT)
+    assert (jpeg.content_type, jpeg.width, jpeg.height, jpeg.pixels.mode) == ("image/jpeg", 48, 36, "RGB")
+    assert (png.content_type, png.width, png.height) == ("image/png", 48, 36)
 
 
 def test_type_comes_from_bytes_not_name():

@@ -195,3 +195,38 @@ def test_wrong_input_size_fails_loudly():
     model = OnnxModel(model_bytes, _meta(input_width=16, input_height=16))
     with pytest.raises(Exception, match="(?i)dimension|shape"):
         model.score(_red_left_blue_right())
+
+
+def test_score_and_map_reads_the_named_map_output_and_rejects_a_missing_one():
+    import numpy as np
+    import onnx
+    import pytest
+    from onnx import TensorProto, helper
+    from PIL import Image
+
+    from visionpipe_common.detectors.onnx_model import ModelMetadata, OnnxModel
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("AveragePool", ["x"], ["m"], kernel_shape=[8, 8], strides=[8, 8]),
+            helper.make_node("ReduceMax", ["m"], ["s"], axes=[1, 2, 3], keepdims=0),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, [1]),
+            helper.make_tensor_value_info("m", TensorProto.FLOAT, [1, 3, 4, 4]),
+        ],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    model_bytes = proto.SerializeToString()
+    onnx.checker.check_model(proto)
+    image = Image.new("RGB", (64, 64), (255, 0, 0))
+    meta = ModelMetadata(model_version="m", input_width=32, input_height=32, extra={"map_output_name": "m"})
+    score, amap = OnnxModel(model_bytes, meta).score_and_map(image)
+    assert score == pytest.approx(1.0) and amap.shape[-2:] == (4, 4) and np.allclose(amap.max(), 1.0)
+    score_only = OnnxModel(model_bytes, ModelMetadata(model_version="m", input_width=32, input_height=32))
+    assert score_only.score_and_map(image) == (pytest.approx(1.0), None)
+    with pytest.raises(ValueError, match="map output"):
+        OnnxModel(model_bytes, ModelMetadata(model_version="m", extra={"map_output_name": "nope"}))

@@ -66,8 +66,14 @@ def test_a_round_that_never_started_fails_the_demo_with_the_reason(tmp_path):
         "tweets": True,
         "curation and review": False,
         "retraining": False,
+        "visionpipe report": False,
     }
-    assert summary["retraining"] is None and summary["edge"]["counts"]["json/"] == 1
+    assert "visionpipe report: visionpipe report did not run (an earlier flow failed)" in printed
+    assert (
+        summary["retraining"] is None
+        and summary["stack_report"] is None
+        and summary["edge"]["counts"]["json/"] == 1
+    )
 
 
 def test_a_step_that_raises_fails_its_flow_and_the_demo_goes_on(tmp_path):

@@ -80,3 +80,17 @@ def test_patches_are_undone_on_exit():
     patches = moto_internals.atomic_dynamodb_patches()
     assert [name for _, name, _ in patches] == list(moto_internals.DYNAMODB_REQUESTS)
     assert all(owner is DynamoDBBackend and value.__name__ == "request" for owner, _, value in patches)
+
+
+def test_a_running_server_exposes_its_wsgi_app_for_the_shutdown_gate():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        assert callable(server._server.app), "moto's ThreadedMotoServer no longer keeps _server.app"
+        with moto_internals.wsgi_app_wrapped(server, lambda app: ("wrapped", app)):
+            assert server._server.app[0] == "wrapped"
+        assert callable(server._server.app)
+    finally:
+        server.stop()

@@ -61,6 +61,8 @@ class TrainingReport:
     timings_s: dict[str, float] = field(default_factory=dict)
     inference_ms: float = 0.0
     model_bytes: int = 0
+    calibration: dict = field(default_factory=dict)  # threshold provenance (patchcore: trusted or not)
+    method: str = "padim-pca"
 
     def as_dict(self) -> dict:
         body = asdict(self)

@@ -7,7 +7,9 @@ Edge and retraining: the edge device loop on a short video of real photographs w
 the six kinds of detection object -> tweet_detection's dry-run tweets (and the cooldown) ->
 the annotations become retraining candidates -> a review sheet and approvals start one round ->
 real training, measured validation:mAP, model package and Greengrass component version.
-Everything ends in .demo/report.html and a summary; the exit code is 0 only if every flow worked.
+Then `visionpipe report` reads the stack's data back (.demo/stack-report/report.html: what the
+cameras and the inspection line saw) and must show what the demo did. Everything ends in
+.demo/report.html (linking that page) and a summary; the exit code is 0 only if every flow worked.
 The logic lives in tools/visionpipe/demo/; this file runs the steps in order.
 """
 
@@ -71,6 +73,7 @@ class Demo:
     base_dataset: Any = None  # dataset.upload.UploadReport
     review: Any = None  # demo.curation.ReviewResult
     round: Any = None  # demo.retraining.RoundResult
+    stack_report: Any = None  # demo.stack_report.StackReport
     inbox: str = ""  # SQS queue subscribed to the retraining notifications
     errors: dict[str, str] = field(default_factory=dict)  # step -> what it raised
     report: Path | None = None
@@ -289,6 +292,16 @@ def step_retraining(demo: Demo) -> None:
     demo.say(f"notification: {r.notification_subject!r}")
 
 
+def step_stack_report(demo: Demo) -> None:
+    from visionpipe.demo import stack_report
+
+    result = demo.stack_report = stack_report.run(
+        demo.stack, demo.outputs, demo.work / "stack-report", stack_report.expected_from(demo)
+    )
+    demo.say(f"visionpipe report: {result.headline()}")
+    demo.say(f"page: {result.page} (charts in {result.page.parent / 'charts'}, CSV extracts beside it)")
+
+
 def step_report(demo: Demo) -> None:
     from visionpipe.demo import curation, report
 
@@ -303,11 +316,13 @@ def step_report(demo: Demo) -> None:
             demo.stack.client("s3"),
             demo.stack.pseudo.stack_name,
             demo.outputs["ResultsTableName"],
+            demo.outputs["ResultsBucketName"],
         ),
         report.edge_section(demo.edge),
         report.tweets_section(demo.tweets),
         report.review_section(demo.review, demo.work),
         report.retraining_section(demo.round, demo.base_dataset),
+        report.stack_report_section(demo.stack_report, demo.work),
     ]
     demo.report = report.write_report(demo.work / "report.html", sections)
     demo.say(f"report: {demo.report}")
@@ -321,7 +336,8 @@ FLOW_STEPS: list[tuple[str, Callable[[Demo], None]]] = [
     ("8. tweets", step_tweets),
     ("9. curation and review", step_review),
     ("10. retraining", step_retraining),
-    ("11. report", step_report),
+    ("11. what the stack saw", step_stack_report),
+    ("12. report", step_report),
 ]
 
 
@@ -335,7 +351,7 @@ def flows(demo: Demo) -> list[Flow]:
             return crashed or [f"{title} did not run (an earlier flow failed)"]
         return crashed + result.problems()
 
-    a, e, t, v, r = demo.anomaly, demo.edge, demo.tweets, demo.review, demo.round
+    a, e, t, v, r, s = demo.anomaly, demo.edge, demo.tweets, demo.review, demo.round, demo.stack_report
     return [
         Flow(
             "anomaly (images, video)",
@@ -365,6 +381,11 @@ def flows(demo: Demo) -> list[Flow]:
             else "",
             problems(r, "retraining", ("10. retraining",)),
         ),
+        Flow(
+            "visionpipe report",
+            s.headline() if s else "",
+            problems(s, "visionpipe report", ("11. what the stack saw",)),
+        ),
     ]
 
 
@@ -372,8 +393,8 @@ def step_summary(demo: Demo) -> int:
     say = demo.say
     say.heading("summary")
     outcome = flows(demo)
-    if "11. report" in demo.errors:
-        outcome.append(Flow("report", "", [f"11. report raised {demo.errors['11. report']}"]))
+    if "12. report" in demo.errors:
+        outcome.append(Flow("report", "", [f"12. report raised {demo.errors['12. report']}"]))
     width = max(len(f.name) for f in outcome)
     for flow in outcome:
         say(f"  {flow.name:<{width}}  {'OK    ' if flow.ok else 'FAILED'}  {flow.headline}")
@@ -381,6 +402,7 @@ def step_summary(demo: Demo) -> int:
     say(say.timing_table())
     results = {"anomaly": demo.anomaly, "edge": demo.edge, "tweets": demo.tweets}
     results.update(review=demo.review, retraining=demo.round)
+    results["stack_report"] = demo.stack_report.summary() if demo.stack_report else None
     summary = write_summary(demo.work / "summary.json", outcome, say.timings, results)
     say(f"done in {time.perf_counter() - demo.started:.1f} s; report {demo.report}; summary {summary}")
     failed = [f for f in outcome if not f.ok]

@@ -85,7 +85,7 @@ def running_stack(outputs: Path | None, state_dir: str | None) -> dict[str, Any]
     else:
         candidates = sorted(directory.glob("local-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in candidates:
-        if path.is_file():
+        if path.is_file() and not path.name.endswith("-stopped.json"):  # stop reports share the folder
             state = json.loads(path.read_text())
             if "functions" in state and _alive(state["endpoint_url"]):
                 return state

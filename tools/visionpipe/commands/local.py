@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -57,6 +58,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"onnx model folder (default ${MODEL_DIR_ENV} or .demo/model, trained when missing)",
     )
     up.add_argument("--parameter-overrides", default="", help='extra overrides: Key="value" Key2=value2')
+    up.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=30.0,
+        help="on Ctrl-C/SIGTERM: refuse new requests, then let queued events finish for up to this long "
+        "(default 30); events still queued are saved in the state dir",
+    )
+    up.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="invocations of one function at a time, like Lambda's concurrent containers (default 4)",
+    )
     up.add_argument("--verbose", action="store_true", help="debug logs from local mode")
     up.set_defaults(func=run_up)
     outputs = actions.add_parser(
@@ -89,11 +103,14 @@ def run_up(args: argparse.Namespace) -> int:
             port=args.port,
             model_dir=Path(args.model_dir) if args.model_dir else None,
             parameter_overrides=parse_parameter_overrides(args.parameter_overrides),
+            concurrency=args.concurrency,
         )
+        directory = state_dir(args.state_dir)
+        report_previous_stops(directory)
         state_file = None
         try:
             stack.start()
-            state_file = stack.write_outputs(state_dir(args.state_dir) / f"local-{stack.port}.json")
+            state_file = stack.write_outputs(directory / f"local-{stack.port}.json")
             print(f"READY {stack.endpoint_url}", file=ready_out, flush=True)
             print(
                 f"outputs: {state_file}\nexport AWS_ENDPOINT_URL={stack.endpoint_url} "
@@ -102,11 +119,18 @@ def run_up(args: argparse.Namespace) -> int:
             )
             while not stop.wait(0.5):
                 pass
+            print(
+                f"stopping: new requests refused; draining {stack.pending()} queued event(s) "
+                f"for up to {args.drain_seconds:g} s",
+                file=sys.stderr,
+            )
         finally:
-            stack.stop()
+            report = stack.stop(drain_seconds=args.drain_seconds)
             if state_file is not None:
                 state_file.unlink(missing_ok=True)
-    print("local stack stopped", file=sys.stderr)
+                stopped = save_stop_report(directory / f"local-{stack.port}-stopped.json", report)
+    where = f"; undelivered events saved in {stopped}" if report.dropped and state_file else ""
+    print(f"local stack stopped: {report.line()}{where}", file=sys.stderr)
     return 0
 
 
@@ -122,6 +146,23 @@ def port_free_or_fail(port: int) -> None:
                 f"port {port} is in use (another `visionpipe local up`?): stop it, or pass --port 0 "
                 "for a free port"
             ) from None
+
+
+def save_stop_report(path: Path, report) -> Path:
+    document = {"stopped_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **vars(report)}
+    path.write_text(json.dumps(document, indent=2, default=str))
+    return path
+
+
+def report_previous_stops(directory: Path) -> None:
+    """Say what earlier local stacks could not deliver before they stopped (their saved events)."""
+    for path in sorted(directory.glob("local-*-stopped.json")):
+        dropped = json.loads(path.read_text()).get("dropped") or []
+        if dropped:
+            print(
+                f"note: a local stack stopped with {len(dropped)} undelivered event(s): {path}",
+                file=sys.stderr,
+            )
 
 
 def _alive(endpoint_url: str) -> bool:
@@ -140,7 +181,7 @@ def run_outputs(args: argparse.Namespace) -> int:
     else:
         candidates = sorted(directory.glob("local-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in candidates:
-        if not path.exists():
+        if not path.exists() or path.name.endswith("-stopped.json"):  # a stop report, not a stack
             continue
         state = json.loads(path.read_text())
         if _alive(state["endpoint_url"]):

@@ -179,6 +179,10 @@ def _row(name: str, label: str, item: dict | None, body: bytes | None, frame_ref
         "detail": detail,
         "body": body,
         "frame_ref": frame_ref,
+        # Where (models with a map): the overlay in the results bucket, the box in upload pixels.
+        "heatmap_key": (item or {}).get("HeatmapKey"),
+        "box": [int(v) for v in (item or {}).get("AnomalyBox", [])] or None,
+        "area_percent": float(item["AnomalyAreaPercent"]) if item and "AnomalyAreaPercent" in item else None,
     }
 
 

@@ -76,11 +76,20 @@ def summary_section(flows: list[Flow], timings: dict[str, float]) -> str:
     )
 
 
-def anomaly_section(rows: list[dict[str, Any]], ratio: float, s3, stack_name: str, table_name: str) -> str:
+def anomaly_section(
+    rows: list[dict[str, Any]],
+    ratio: float,
+    s3,
+    stack_name: str,
+    table_name: str,
+    results_bucket: str | None = None,
+) -> str:
     cells = []
     for r in rows:
         data = r["body"]
-        if data is None and r["frame_ref"]:
+        if r.get("heatmap_key") and results_bucket:  # the heatmap overlay the flow stored
+            data = s3.get_object(Bucket=results_bucket, Key=r["heatmap_key"])["Body"].read()
+        elif data is None and r["frame_ref"]:
             bucket, key = r["frame_ref"]
             data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         thumb = thumbnail(data) if data else None
@@ -89,11 +98,19 @@ def anomaly_section(rows: list[dict[str, Any]], ratio: float, s3, stack_name: st
         cells.append(
             f'<figure class="{r["result"]}">{picture}<figcaption><b>{_e(r["image"])}</b><br>'
             f"{_e(r['result'])} {confidence}<br><small>{_e(r['label'])}: "
-            f"{_e(r['detail'])}</small></figcaption></figure>"
+            f"{_e(r['detail'])}</small>"
+            + (
+                f"<br><small>AnomalyBox {_e(r['box'])}, {r['area_percent']:.1f} %</small>"
+                if r.get("box") and r.get("area_percent") is not None
+                else ""
+            )
+            + "</figcaption></figure>"
         )
     return (
         f"<section><h2>1. Anomaly verdicts: images and video</h2><p>{len(rows)} results; anomaly ratio "
-        f"{ratio:.1%}. Local stack {_e(stack_name)}, results table {_e(table_name)}.</p>"
+        f"{ratio:.1%}. Local stack {_e(stack_name)}, results table {_e(table_name)}. Pictures of "
+        "judged images are the heatmap overlays the flow stored (heatmaps/ in the results bucket): "
+        "red where the model's anomaly map passes its threshold.</p>"
         f"{''.join(cells)}</section>"
     )
 
@@ -198,6 +215,40 @@ def retraining_section(round_result, base_report) -> str:
     )
 
 
+def stack_report_section(stack_report, report_dir: Path) -> str:
+    """The figures `visionpipe report` read back from the stack, and a link to its page."""
+    title = "<h2>6. What the stack saw (visionpipe report)</h2>"
+    if stack_report is None:
+        return f'<section>{title}<p class="problem">not run</p></section>'
+    page = stack_report.page
+    href = page.relative_to(report_dir).as_posix() if page.is_relative_to(report_dir) else page.as_uri()
+    d, v = stack_report.detections, stack_report.verdicts
+    facts = _table(
+        [
+            (
+                "window",
+                f"{stack_report.figures['window']['since']} -> {stack_report.figures['window']['until']}",
+            ),
+            (
+                "detections",
+                f"{d['detections']} in {d['records']} records from {', '.join(d['devices']) or '-'}",
+            ),
+            ("images judged", f"{v['processed']} ({v['anomalies']} anomalous), {v['failures']} failed"),
+            (
+                "detect latency",
+                f"p50 {v['detect_latency_ms']['p50']} ms, p95 {v['detect_latency_ms']['p95']} ms",
+            ),
+            ("retraining rounds", len(stack_report.figures["retraining"]["rounds"])),
+        ]
+    )
+    problems = "".join(f'<p class="problem">{_e(p)}</p>' for p in stack_report.problems())
+    return (
+        f"<section>{title}<p>The stack's data read back by <code>visionpipe report</code>: "
+        f'<a href="{_e(href)}">{_e(href)}</a> (charts, confidence, thumbnails, CSV extracts).</p>'
+        f"{facts}{problems}</section>"
+    )
+
+
 def write_report(path: Path, sections: list[str]) -> Path:
     page = (
         '<!doctype html>\n<html><head><meta charset="utf-8"><title>visionpipe demo report</title>'
@@ -229,8 +280,8 @@ DERIVED = ("settled", "ratio", "statuses", "suppressed", "model_package")
 
 def _figures(result: Any) -> Any:
     """A result's fields and derived figures, as plain data."""
-    if result is None:
-        return None
+    if result is None or isinstance(result, dict):
+        return result
     figures = {f.name: _plain(getattr(result, f.name)) for f in fields(result) if f.name not in SKIPPED}
     figures.update({name: getattr(result, name) for name in DERIVED if hasattr(type(result), name)})
     return figures

@@ -1,6 +1,8 @@
 """Asynchronous invocation and retries, as Lambda runs them for S3 notifications and `Event` invokes.
 
-One worker thread per function (one warm container), a queue per function. A failed invocation is
+A queue per function and `concurrency` worker threads on it (Lambda's concurrent containers; they
+share one loaded handler module, so Powertools' log context and metrics of concurrent invocations
+may interleave locally). A failed invocation is
 retried MaximumRetryAttempts times while younger than MaximumEventAgeInSeconds (the function's
 EventInvokeConfig), waiting retry_delay * 2**n seconds (Lambda waits about a minute, then two;
 locally it is scaled down), then sent with Lambda's destination record to the OnFailure SQS queue.
@@ -55,8 +57,9 @@ class _Attempt:
 
 
 class AsyncInvoker:
-    def __init__(self, sqs_client, retry_delay: float = 0.2):
+    def __init__(self, sqs_client, retry_delay: float = 0.2, concurrency: int = 1):
         self._sqs = sqs_client
+        self._concurrency = max(1, concurrency)
         self._retry_delay = retry_delay
         self._queues: dict[str, list[_Attempt]] = {}
         self._busy: dict[str, int] = {}
@@ -64,14 +67,16 @@ class AsyncInvoker:
         self._threads: list[threading.Thread] = []
         self._counter = itertools.count()
         self._stopping = False
+        self.finished = 0  # invocations done for good: succeeded, or parked after their retries
 
     def start(self, functions) -> None:
         for function in functions:
             self._queues[function.name], self._busy[function.name] = [], 0
-            thread = threading.Thread(target=self._work, args=(function.name,), daemon=True)
-            thread.name = f"lambda-{function.logical_id}"
-            thread.start()
-            self._threads.append(thread)
+            for worker in range(self._concurrency):
+                thread = threading.Thread(target=self._work, args=(function.name,), daemon=True)
+                thread.name = f"lambda-{function.logical_id}-{worker}"
+                thread.start()
+                self._threads.append(thread)
 
     def stop(self) -> None:
         with self._condition:
@@ -79,6 +84,15 @@ class AsyncInvoker:
             self._condition.notify_all()
         for thread in self._threads:
             thread.join(timeout=10)
+
+    def drain(self, timeout: float) -> list[Any]:
+        """Let queued and retrying invocations finish (at most `timeout` s), stop; the events left."""
+        deadline = time.monotonic() + timeout
+        while self.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.stop()
+        with self._condition:
+            return [attempt.event for queue in self._queues.values() for attempt in queue]
 
     def submit(self, function, event: Any, request_id: str | None = None) -> str:
         request_id = request_id or str(uuid.uuid4())
@@ -105,17 +119,20 @@ class AsyncInvoker:
                     return
                 attempt = heapq.heappop(queue)
                 self._busy[name] += 1
+            done = False
             try:
-                self._run(attempt)
+                done = self._run(attempt)
             finally:
                 with self._condition:
                     self._busy[name] -= 1
+                    self.finished += done
 
-    def _run(self, attempt: _Attempt) -> None:
+    def _run(self, attempt: _Attempt) -> bool:
+        """Invoke once; True when the event is done for good (succeeded, or parked), False if retried."""
         function, config = attempt.function, attempt.function.async_config
         try:
             function.invoke(attempt.event, attempt.request_id)
-            return
+            return True
         except Exception as exc:
             error = exc
         young = time.time() - attempt.received < config.maximum_event_age_seconds
@@ -131,15 +148,16 @@ class AsyncInvoker:
             attempt.attempt += 1
             attempt.sequence = next(self._counter)
             self._push(attempt)
-            return
+            return False
         condition = "RetriesExhausted" if young else "EventAgeExceeded"
         log.warning("%s: %s after %d attempt(s): %s", function.logical_id, condition, attempt.attempt, error)
         record = destination_record(attempt, condition, error_payload(error, attempt.request_id))
         if not config.on_failure:
             log.error("%s: event dropped (no OnFailure destination): %s", function.logical_id, record)
-            return
+            return True
         url = self._sqs.get_queue_url(QueueName=config.on_failure.rsplit(":", 1)[1])["QueueUrl"]
         self._sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+        return True
 
 
 def destination_record(attempt: _Attempt, condition: str, payload: Any) -> dict[str, Any]:

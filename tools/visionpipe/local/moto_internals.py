@@ -130,3 +130,24 @@ def atomic_dynamodb_patches() -> list[tuple[Any, str, Any]]:
         return request
 
     return [(backend, name, locked(getattr(backend, name))) for name in DYNAMODB_REQUESTS]
+
+
+@contextlib.contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """Within the block every moto DynamoDB request is atomic (see atomic_dynamodb_patches)."""
+    with contextlib.ExitStack() as patches:
+        for owner, name, value in atomic_dynamodb_patches():
+            patches.enter_context(_patched(owner, name, value))
+        yield
+
+
+@contextlib.contextmanager
+def wsgi_app_wrapped(server: Any, wrap: Callable[[Any], Any]) -> Iterator[None]:
+    """Put a WSGI middleware in front of a running ThreadedMotoServer's app (its private `_server`)."""
+    wsgi = server._server
+    original = wsgi.app
+    wsgi.app = wrap(original)
+    try:
+        yield
+    finally:
+        wsgi.app = original

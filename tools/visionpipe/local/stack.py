@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,20 @@ from visionpipe.template import REPO_ROOT, TEMPLATE_PATH, load_template
 log = logging.getLogger("visionpipe.local")
 
 SAMCONFIG_PATH = REPO_ROOT / "samconfig.toml"
+DEFAULT_CONCURRENCY = 4  # invocations of one function at a time (Lambda's concurrent containers)
+
+
+@dataclass
+class ShutdownReport:
+    delivered: int = 0  # events whose invocation finished (succeeded, or parked after its retries)
+    drained: int = 0  # of those, the ones still queued or running when the shutdown began
+    dropped: list[Any] = field(default_factory=list)  # events that never ran: the drain timed out
+
+    def line(self) -> str:
+        return (
+            f"{self.delivered} event(s) delivered ({self.drained} while draining), "
+            f"{len(self.dropped)} dropped"
+        )
 
 
 class OfflineStack:
@@ -57,6 +72,7 @@ class OfflineStack:
         model_dir: Path | None = None,
         provision_model: bool = True,
         retry_delay: float = 0.2,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ):
         self.template_path = Path(template_path)
         overrides, configured_name = samconfig(samconfig_path)
@@ -80,6 +96,7 @@ class OfflineStack:
         self.greengrass: GreengrassEngine | None = None  # Greengrass v2, not in moto
         self.functions: dict[str, LocalFunction] = {}
         self._retry_delay = retry_delay
+        self._concurrency = concurrency
         self._running: contextlib.ExitStack | None = None
 
     @property
@@ -95,7 +112,14 @@ class OfflineStack:
             running.enter_context(environment.installed())
             running.enter_context(moto_internals.s3_event_records(s3_delivery.enrich))
             endpoint = running.enter_context(self.server)
-            self.invoker = AsyncInvoker(self.session.client("sqs", endpoint_url=endpoint), self._retry_delay)
+            running.enter_context(moto_internals.atomic_dynamodb())  # workers write concurrently
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            # boto3's default session: the handlers' module-level clients come from it
+            running.enter_context(self.server.marking_internal([boto3.DEFAULT_SESSION, self.session]))
+            self.invoker = AsyncInvoker(
+                self.session.client("sqs", endpoint_url=endpoint), self._retry_delay, self._concurrency
+            )
             running.callback(self.invoker.stop)
             bridge = LambdaBridge(self.invoker.submit)
             running.enter_context(moto_internals.lambda_invocations(bridge.route))
@@ -122,9 +146,6 @@ class OfflineStack:
         self.training = TrainingEngine(s3, owns)
         running.enter_context(self.training.installed())
         self.greengrass = GreengrassEngine(endpoint, self.pseudo.region, self.pseudo.account_id, s3)
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        # boto3's default session: the handlers' module-level clients come from it
         running.enter_context(self.greengrass.installed([boto3.DEFAULT_SESSION, self.session]))
 
     def _deploy(self, endpoint: str) -> None:
@@ -149,10 +170,20 @@ class OfflineStack:
             for bucket, parameter in sorted(locations):
                 model.upload_model(self.session, self.endpoint_url, model_dir, bucket, parameter)
 
-    def stop(self) -> None:
+    def stop(self, drain_seconds: float = 0.0) -> ShutdownReport:
+        """Stop; with drain_seconds, first refuse other processes' requests and let queued events finish."""
+        report = ShutdownReport(delivered=self.invoker.finished if self.invoker else 0)
         running, self._running = self._running, None
-        if running is not None:
-            running.close()
+        if running is None:
+            return report
+        if drain_seconds > 0:
+            in_flight = self.invoker.pending()
+            self.server.refuse_external()
+            report.dropped = self.invoker.drain(drain_seconds)
+            report.delivered = self.invoker.finished
+            report.drained = in_flight - len(report.dropped)
+        running.close()
+        return report
 
     def __enter__(self) -> OfflineStack:
         return self if self._running else self.start()

@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from visionpipe_common import aws
+from visionpipe_common.anomaly import heatmap
 from visionpipe_common.anomaly.frames import frame_source
-from visionpipe_common.anomaly.images import decode_image
+from visionpipe_common.anomaly.images import DecodedImage, decode_image
 from visionpipe_common.anomaly.result_store import ResultStore
 from visionpipe_common.anomaly.settings import AnomalyFlowSettings
 from visionpipe_common.anomaly.verdict_records import (
     STATUS_OK,
     Provenance,
     failure_item,
+    heatmap_key,
     result_document,
     verdict_item,
 )
@@ -76,15 +79,19 @@ class AnomalyFlow:
                 obj.key, metadata, self._settings.video_bucket, self._settings.frame_interval_seconds
             )
             provenance = Provenance(obj=obj, backend=self._detector.backend, frame=frame)
-            image = decode_image(data, obj.file_name, self._settings.max_image_pixels)
+            input_size = getattr(self._detector, "input_size", None)  # onnx only: the others take bytes
+            image = decode_image(
+                data, obj.file_name, self._settings.max_image_pixels, input_size() if input_size else None
+            )
             detect_started = time.perf_counter()
             verdict = self._detector.detect(image)
             detect_ms = (time.perf_counter() - detect_started) * 1000.0
         except RejectedInput as rejected:
             return self.reject(provenance, rejected.reason)
+        where = self._where(obj, image, verdict)
         latency_ms = (time.perf_counter() - started) * 1000.0
         image_info = {"ContentType": image.content_type, "Width": image.width, "Height": image.height}
-        item = verdict_item(provenance, verdict, latency_ms, detect_ms, image_info)
+        item = verdict_item(provenance, verdict, latency_ms, detect_ms, image_info, where)
         recorded = self._store.save(item, result_document(item, verdict))
         self._log_verdict(obj, verdict, recorded)
         return Outcome(
@@ -95,6 +102,27 @@ class AnomalyFlow:
             confidence=verdict.confidence,
             detect_ms=detect_ms,
         )
+
+    def _where(self, obj: S3Object, image: DecodedImage, verdict: Verdict) -> dict:
+        """Heatmap PNG (written before the item that names it) and the above-threshold box and area.
+
+        Score-only models return no map: no heatmap, no attributes. A duplicate delivery rewrites
+        the same key with the same picture.
+        """
+        if verdict.anomaly_map is None or verdict.threshold is None:
+            return {}
+        found = heatmap.region(verdict.anomaly_map, verdict.threshold, image.width, image.height)
+        key = heatmap_key(obj)
+        self._s3.put_object(
+            Bucket=self._settings.results_bucket,
+            Key=key,
+            Body=heatmap.overlay_png(image.pixels, verdict.anomaly_map, verdict.threshold),
+            ContentType="image/png",
+        )
+        where: dict = {"HeatmapKey": key, "AnomalyAreaPercent": Decimal(str(found.area_percent))}
+        if found.box is not None:
+            where["AnomalyBox"] = list(found.box)
+        return where
 
     @property
     def detector(self) -> Detector:

@@ -56,9 +56,20 @@ def result_key(obj: S3Object, request_id: str, status: str) -> str:
     return derived_key(folder, obj.key, f"{request_id}.json")
 
 
+def heatmap_key(obj: S3Object) -> str:
+    """`heatmaps/<key>/<RequestID>.png` in the results bucket."""
+    return derived_key("heatmaps", obj.key, f"{obj.upload_id}.png")
+
+
 def verdict_item(
-    p: Provenance, verdict: Verdict, latency_ms: float, detect_ms: float, image_info: dict
+    p: Provenance,
+    verdict: Verdict,
+    latency_ms: float,
+    detect_ms: float,
+    image_info: dict,
+    where: dict | None = None,
 ) -> dict:
+    """where: AnomalyBox / AnomalyAreaPercent / HeatmapKey for models that return a map (else absent)."""
     request_id = p.obj.upload_id
     item = {
         "RequestID": request_id,
@@ -76,6 +87,7 @@ def verdict_item(
     }
     if verdict.score is not None:
         item["Score"] = Decimal(str(round(verdict.score, 6)))
+    item.update(where or {})
     return item
 
 

@@ -16,6 +16,9 @@ class Verdict:
     model_version: str
     score: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # Where: the model's anomaly map (h, w) over the image, when it returns one (onnx, map_output_name).
+    anomaly_map: Any = field(default=None, compare=False, repr=False)
+    threshold: float | None = None  # the score threshold the map is read against
 
 
 class Detector(Protocol):

@@ -7,12 +7,16 @@ from visionpipe_common.detectors.settings import DetectorSettings
 
 def build_detector(settings: DetectorSettings) -> Detector:
     if settings.backend == "onnx":
-        from aws_lambda_powertools.utilities import parameters
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
 
         from visionpipe_common.detectors.onnx_backend import OnnxDetector
 
+        # The detector's own provider, its client made with the others (one retry policy, this
+        # container's endpoint); Powertools' module-wide default one would outlive them.
+        ssm = SSMProvider(boto3_client=aws.client("ssm"))
+
         def current_prefix() -> str:
-            return parameters.get_parameter(settings.model_prefix_parameter, max_age=300)
+            return ssm.get(settings.model_prefix_parameter, max_age=300)
 
         return OnnxDetector(aws.client("s3"), settings.model_bucket, current_prefix)
     if settings.backend == "sagemaker":

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from visionpipe_common.anomaly.images import DecodedImage
 from visionpipe_common.detectors.base import Verdict
-from visionpipe_common.detectors.onnx_model import ModelMetadata, OnnxModel
+from visionpipe_common.detectors.onnx_model import ModelMetadata, OnnxModel, verdict_of
 
 MODEL_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
@@ -43,13 +43,21 @@ class OnnxDetector:
     def _read(self, key: str) -> bytes:
         return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
 
+    def input_size(self) -> tuple[int, int]:
+        """The current model's input (width, height): large JPEGs are decoded no larger than needed."""
+        meta = self.model().meta
+        return meta.input_width, meta.input_height
+
     def detect(self, image: DecodedImage) -> Verdict:
         model = self.model()
-        verdict = model.judge(image.pixels)
+        score, anomaly_map = model.score_and_map(image.pixels)
+        verdict = verdict_of(score, model.meta)
         return Verdict(
             is_anomalous=verdict.is_anomalous,
             confidence=verdict.confidence,
             model_version=verdict.model_version,
             score=verdict.score,
             details={"threshold": model.meta.threshold},
+            anomaly_map=anomaly_map,
+            threshold=model.meta.threshold,
         )

@@ -14,7 +14,9 @@ metadata.json (every field but model_version has a default):
   "threshold": 0.5,                     # anomalous when score >= threshold
   "confidence": "logistic",             # "logistic" around the threshold (uses score_spread), or
                                         # "score" when the score already is a probability (anomalib)
-  "score_spread": 0.1
+  "score_spread": 0.1,
+  "map_output_name": null               # optional: an output holding an anomaly map (N, 1, h, w)
+                                        # over the input (patch grid): heatmap, box and area
 }
 The input is a float32 batch of one image, resized (bilinear, aspect not kept) to the input size.
 """
@@ -120,9 +122,24 @@ class OnnxModel:
         self.input_name = meta.input_name or self.session.get_inputs()[0].name
         self.output_name = meta.output_name or self.session.get_outputs()[0].name
 
+        self.map_name = meta.extra.get("map_output_name")
+        if self.map_name and self.map_name not in {o.name for o in self.session.get_outputs()}:
+            raise ValueError(f"metadata names map output {self.map_name!r}, which the model does not have")
+
     def score(self, image: Image.Image) -> float:
         (output,) = self.session.run([self.output_name], {self.input_name: preprocess(image, self.meta)})
         return score_of(output, self.meta)
+
+    def score_and_map(self, image: Image.Image) -> tuple[float, np.ndarray | None]:
+        """The score and, for models that name one, the anomaly map (h, w); else None (score-only)."""
+        if not self.map_name:
+            return self.score(image), None
+        output, anomaly_map = self.session.run(
+            [self.output_name, self.map_name], {self.input_name: preprocess(image, self.meta)}
+        )
+        grid = np.asarray(anomaly_map, np.float32)
+        # (1, 1, h, w) by contract; any leading axes (batch, channels) are reduced by max.
+        return score_of(output, self.meta), grid.reshape(-1, *grid.shape[-2:]).max(axis=0)
 
     def judge(self, image: Image.Image) -> Verdict:
         return verdict_of(self.score(image), self.meta)

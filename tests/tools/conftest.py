@@ -1,4 +1,4 @@
-"""A small generated data set and a model trained on it, shared by this folder's tests."""
+"""A small generated data set and models trained on it, shared by the tools tests (training, evaluate)."""
 
 import pytest
 
@@ -18,4 +18,14 @@ def trained(small_set, tmp_path_factory):
     data, _ = small_set
     model_dir = tmp_path_factory.mktemp("anomaly_model")
     report = train(data / "normal", model_dir, anomalous_dir=data / "anomalous", seed=7)
+    return model_dir, report
+
+
+@pytest.fixture(scope="session")
+def patchcore_trained(small_set, tmp_path_factory):
+    from visionpipe.anomaly_model.patchcore_training import train_patchcore
+
+    data, _ = small_set
+    model_dir = tmp_path_factory.mktemp("patchcore_model")
+    report = train_patchcore(data / "normal", model_dir, anomalous_dir=data / "anomalous", seed=7)
     return model_dir, report

@@ -1,0 +1,242 @@
+"""PatchCore training: normal images in, one served ONNX graph + metadata.json out (numpy/onnxruntime, CPU).
+
+    normal ─ split ─ train ─── preprocess() ─ backbone features (onnxruntime) ─ per-channel scale
+                 │                            ─ greedy coreset ─ memory bank ─ served graph (one ONNX)
+                 ├─ calibration ─ scores from the served graph ─ threshold (normal scores only)
+                 └─ test ────────┐
+    anomalous ─ calibration ─────┴─ checks the threshold (never sets it); test: AUROC, P, R, F1
+
+Threshold rule (no anomalies needed): mean + k std of the held-out calibration normals' scores,
+never below their median nor below their maximum (the first false positive we already know of).
+Anomalous images, when given, only report how the threshold fares on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+
+from visionpipe.anomaly_model import backbone as backbones
+from visionpipe.anomaly_model import dataset, metrics, patchcore
+from visionpipe.anomaly_model.training import (
+    METADATA_FILE,
+    MODEL_FILE,
+    TrainingReport,
+    _bar,
+    _median_inference_ms,
+    _scores,
+)
+from visionpipe_common.detectors.onnx_model import ModelMetadata, OnnxModel, preprocess
+
+MODEL_TYPE = "patchcore"
+MIN_TRUSTED_CALIBRATION = 10  # below this, one unlucky image moves the threshold a lot
+
+
+@dataclass(frozen=True)
+class PatchCoreConfig:
+    input_width: int = 256
+    input_height: int = 256
+    backbone: str | None = None  # ONNX file; default: the shipped EfficientNet-Lite0
+    bank_size: int = 1024  # memory bank rows: inference cost grows with it
+    max_candidates: int = 60000  # patches the coreset chooses from (random subset beyond that)
+    projection_dim: int = 32  # coreset distances in this many random dimensions (speed)
+    test_fraction: float = 0.15
+    calibration_fraction: float = 0.25
+    normal_sigmas: float = 3.0
+    batch_size: int = 8
+
+
+def _session(model_bytes: bytes) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def _features(session, paths: list[Path], meta: ModelMetadata, batch: int, progress: bool) -> np.ndarray:
+    out, pending = [], []
+    for path in _bar(paths, "extracting features", progress):
+        pending.append(preprocess(dataset.load_rgb(path), meta))
+        if len(pending) == batch:
+            out.append(
+                session.run([patchcore.FEATURES_NAME], {patchcore.INPUT_NAME: np.concatenate(pending)})[0]
+            )
+            pending = []
+    if pending:
+        out.append(session.run([patchcore.FEATURES_NAME], {patchcore.INPUT_NAME: np.concatenate(pending)})[0])
+    return np.concatenate(out)
+
+
+def threshold_from_normals(scores: np.ndarray, sigmas: float) -> tuple[float, str, dict]:
+    """The threshold from held-out normal scores alone, and how far it can be trusted."""
+    scores = np.asarray(scores, np.float64)
+    if scores.size < 2:
+        raise ValueError("need at least 2 calibration normal images to set a threshold")
+    median = float(np.median(scores))
+    by_spread = float(scores.mean() + sigmas * scores.std(ddof=1))
+    threshold = max(by_spread, float(scores.max()) * 1.01, median)
+    trusted = scores.size >= MIN_TRUSTED_CALIBRATION
+    calibration = {
+        "normal_images": int(scores.size),
+        "median": median,
+        "max": float(scores.max()),
+        "trusted": trusted,
+        "warning": None
+        if trusted
+        else (
+            f"only {scores.size} calibration normal images (fewer than {MIN_TRUSTED_CALIBRATION}): the "
+            "threshold is a rough guess; give more normal images before relying on the verdicts"
+        ),
+    }
+    rule = f"max(mean + {sigmas:g} std, 1.01 x max, median) of {scores.size} held-out normal scores"
+    return threshold, rule, calibration
+
+
+def train_patchcore(
+    normal_dir: str | Path,
+    out_dir: str | Path,
+    anomalous_dir: str | Path | None = None,
+    seed: int = 0,
+    config: PatchCoreConfig | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+) -> TrainingReport:
+    """Fit the memory bank, export the served graph, set and check the threshold, measure on held-out data."""
+    config = config or PatchCoreConfig()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    normal_dir, anomalous_dir = dataset.resolve_folders(normal_dir, anomalous_dir)
+    normal_split = dataset.split_normal(
+        dataset.list_images(normal_dir), rng, config.test_fraction, config.calibration_fraction
+    )
+    anomalous_split = dataset.split_anomalous(
+        dataset.list_images(anomalous_dir) if anomalous_dir else [], rng
+    )
+    counts = {
+        "train_normal": len(normal_split.train),
+        "calibration_normal": len(normal_split.calibration),
+        "calibration_anomalous": len(anomalous_split.calibration),
+        "test_normal": len(normal_split.test),
+        "test_anomalous": len(anomalous_split.test),
+    }
+    log(
+        f"normal images: {counts['train_normal']} train, {counts['calibration_normal']} calibration, "
+        f"{counts['test_normal']} test; anomalous: {counts['calibration_anomalous']} calibration "
+        f"(threshold check only), {counts['test_anomalous']} test"
+    )
+    backbone = backbones.load(config.backbone)
+    draft = ModelMetadata(
+        model_version="draft",
+        input_width=config.input_width,
+        input_height=config.input_height,
+        scale=1.0,
+        mean=backbone.mean,
+        std=backbone.std,
+        input_name=patchcore.INPUT_NAME,
+        output_name=patchcore.SCORE_NAME,
+        output_kind="score",
+    )
+    feature_session = _session(patchcore.feature_graph(backbone).SerializeToString())
+    train_features = _features(feature_session, normal_split.train, draft, config.batch_size, progress)
+    timings["load"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    n, d, h, w = train_features.shape
+    patches = train_features.transpose(0, 2, 3, 1).reshape(-1, d)
+    del train_features
+    scale = (1.0 / (patches.std(axis=0) + 1e-3)).astype(np.float32)  # no channel dominates the distance
+    patches *= scale
+    if len(patches) > config.max_candidates:
+        patches = patches[rng.choice(len(patches), config.max_candidates, replace=False)]
+    chosen = patchcore.greedy_coreset(patches, config.bank_size, rng, config.projection_dim)
+    bank = patches[chosen]
+    del patches
+    model_bytes = patchcore.served_graph(
+        backbone, bank, config.input_height, config.input_width, scale
+    ).SerializeToString()
+    timings["fit"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    candidate = OnnxModel(model_bytes, draft)
+    cal_normal = _scores(candidate, normal_split.calibration, "scoring calibration normals", progress)
+    threshold, rule, calibration = threshold_from_normals(cal_normal, config.normal_sigmas)
+    cal_anomalous = _scores(
+        candidate, anomalous_split.calibration, "checking on calibration anomalies", progress
+    )
+    if cal_anomalous.size:
+        calibration["anomalous_recall"] = float((cal_anomalous >= threshold).mean())
+    spread = max((threshold - calibration["median"]) / 3.0, 1e-6)
+    timings["calibrate"] = time.perf_counter() - mark
+
+    now = datetime.now(UTC)
+    digest = hashlib.sha256(model_bytes).hexdigest()[:8]
+    model_version = f"{now:%Y%m%d-%H%M%S}-{digest}"
+    meta_fields = {k: v for k, v in asdict(draft).items() if k not in ("model_version", "extra")}
+    extra = {
+        "model_type": MODEL_TYPE,
+        "map_output_name": patchcore.MAP_NAME,  # (N, 1, H/stride, W/stride) patch distances
+        "map_stride": config.input_height // h,
+        "trained_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "seed": seed,
+        "threshold_rule": rule,
+        "calibration": calibration,
+        "backbone": {
+            "file": backbone.name,
+            "sha256": backbone.sha256,
+            "outputs": list(backbone.output_names),
+        },
+        "memory_bank": {"rows": int(bank.shape[0]), "dim": int(bank.shape[1]), "grid": [h, w]},
+        "counts": counts,
+    }
+    meta = ModelMetadata(
+        model_version=model_version,
+        **{**meta_fields, "threshold": threshold, "score_spread": spread, "confidence": "logistic"},
+        extra=extra,
+    )
+
+    mark = time.perf_counter()
+    served = OnnxModel(model_bytes, meta)
+    test_normal = _scores(served, normal_split.test, "testing on held-out normals", progress)
+    test_anomalous = _scores(served, anomalous_split.test, "testing on held-out anomalies", progress)
+    confusion = metrics.confusion_at(test_normal, test_anomalous, threshold)
+    per_kind: dict[str, list[bool]] = {}
+    for path, score in zip(anomalous_split.test, test_anomalous, strict=True):
+        per_kind.setdefault(dataset.kind_of(path), []).append(bool(score >= threshold))
+    test = {
+        "auroc": metrics.auroc(test_normal, test_anomalous)
+        if test_anomalous.size and test_normal.size
+        else None,
+        **confusion.as_dict(),
+        "recall_by_kind": {kind: float(np.mean(hits)) for kind, hits in sorted(per_kind.items())},
+        "normal_score_median": float(np.median(test_normal)) if test_normal.size else None,
+        "anomalous_score_median": float(np.median(test_anomalous)) if test_anomalous.size else None,
+    }
+    timings["evaluate"] = time.perf_counter() - mark
+    inference_ms = _median_inference_ms(served, normal_split.test[0])
+    timings["total"] = time.perf_counter() - started
+    meta = ModelMetadata(**{**asdict(meta), "extra": {**extra, "test": test, "inference_ms": inference_ms}})
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MODEL_FILE).write_bytes(model_bytes)
+    (out_dir / METADATA_FILE).write_text(meta.to_json() + "\n")
+    return TrainingReport(
+        model_dir=out_dir,
+        model_version=model_version,
+        threshold=threshold,
+        threshold_rule=rule,
+        score_spread=spread,
+        counts=counts,
+        test=test,
+        timings_s={k: round(v, 3) for k, v in timings.items()},
+        inference_ms=inference_ms,
+        model_bytes=len(model_bytes),
+        calibration=calibration,
+        method=MODEL_TYPE,
+    )
