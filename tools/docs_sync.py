@@ -35,6 +35,7 @@ PAGES: dict[str, tuple[str, list[str]]] = {
         "Operations: failures, replay, dashboards, benchmarks",
         ["Failures and replay", "Benchmarks"],
     ),
+    "report.md": ("Reports", ["What the cameras and inspections saw: `visionpipe report`"]),
     "local-mode.md": ("Local mode", ["Local mode"]),
     "reference/layout.md": ("Repository layout", ["Layout"]),
 }
