@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 MAX_FUNCTION_MB ?= 200
 
-.PHONY: help install lock lint unit validate build sizes test demo bench clean backbone-venv export-backbone torch-venv test-ssd
+.PHONY: help install lock lint unit validate build sizes docs test demo local bench clean backbone-venv export-backbone torch-venv test-ssd
 
 # The anomaly backbone's export (torch) lives in its own Python 3.11 venv, never in .venv or a Lambda.
 BACKBONE_VENV := .venv-backbone
@@ -23,6 +23,8 @@ BACKBONE_ONNX := tools/visionpipe/anomaly_model/backbones/efficientnet_lite0_s8_
 help:
 	@echo "make demo   - run every flow locally against moto's server (installs first)"
 	@echo "make test   - lint, all tests, sam validate --lint, sam build, size check"
+	@echo "make local  - the local stack on 127.0.0.1:4599 until Ctrl-C (visionpipe local up)"
+	@echo "make docs   - build the docs site strictly into site/"
 	@echo "make bench  - benchmarks: figures with their anchors and ratios, then cost per million images (QUICK=1: short)"
 	@echo "make export-backbone - re-export the anomaly backbone ONNX (own Python 3.11 venv with torch)"
 
@@ -58,10 +60,16 @@ build: install
 sizes: build
 	$(BIN)/python tools/check_sizes.py --limit-mb $(MAX_FUNCTION_MB)
 
-test: lint unit validate sizes
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint unit docs validate sizes
 
 demo: install
 	$(BIN)/visionpipe demo
+
+local: install
+	$(BIN)/visionpipe local up
 
 # `make bench QUICK=1`: every benchmark in its short form (about 6 min instead of about 12).
 bench: install
@@ -82,7 +90,7 @@ export-backbone: backbone-venv
 	sha256sum $(BACKBONE_ONNX)
 
 clean:
-	rm -rf .aws-sam .demo .bench .pytest_cache .ruff_cache
+	rm -rf .aws-sam .demo .bench .pytest_cache .ruff_cache site
 
 # The ssd training script's own venv (Python 3.11, CPU torch from the pinned wheels; never in .venv
 # or a Lambda package). The local SageMaker engine runs train_ssd.py with it.

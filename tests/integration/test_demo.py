@@ -77,6 +77,9 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
     assert all(f'data-id="{cid}"' in sheet for cid in ids) and sheet.count("data:image/jpeg;base64,") == len(
         ids
     )
+    # after the round, the sheet and the report show the statuses as they are now, not "pending"
+    assert [c["status"] for c in review["now"]] == ["trained"] * len(ids)
+    assert sheet.count('<div class="card trained"') == len(ids) and "<b>pending</b>" not in sheet
 
     # retraining: really trained, a measured mAP, adopted (first model), component version deployable
     retraining = summary["retraining"]
@@ -114,6 +117,8 @@ def test_demo_runs_every_flow_and_reports_each_outcome(tmp_path):
         assert f"<h2>{title}" in report
     assert 'alt="annotated edge frame"' in report and '<a href="review.html">' in report
     assert entry["text"] in report
+    assert report.count("<td>pending</td><td>trained</td>") == len(ids)  # curator's verdict, status now
+    assert "NoSuchJsonPathError" not in out + completed.stderr  # the first round finds no current model
 
     # visionpipe report read the stack back: the demo's records (the camera before and after the
     # rollout), verdicts, failures and round

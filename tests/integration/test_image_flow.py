@@ -171,7 +171,11 @@ def test_local_outputs_command_prints_the_outputs(local_stack, capsys):
         ]
     )
     assert code == 0
-    assert json.loads(capsys.readouterr().out) == local_stack.outputs
+    # the outputs plus the endpoint, so commands given this file talk to the local stack
+    assert json.loads(capsys.readouterr().out) == {
+        **local_stack.outputs,
+        "EndpointUrl": local_stack.endpoint_url,
+    }
 
 
 def test_transient_failure_lands_in_failed_events_queue_and_replay_recovers(local_stack, monkeypatch, capsys):

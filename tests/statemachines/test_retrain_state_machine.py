@@ -79,14 +79,17 @@ def statuses(stack) -> dict[str, str]:
     }
 
 
-def test_better_model_is_registered_published_and_announced(stack):
+def test_better_model_is_registered_published_and_announced(stack, caplog):
     stack.training.validation_map = 0.71
     names = approve_candidates(stack, 3)  # the third approval reaches the threshold and starts round 1
     execution = stack.wait_for_execution()
     assert execution["name"] == "retrain-round-00001"
     assert execution["status"] == "SUCCEEDED", execution
+    # the first model: no current one, found without reading a missing path (no ERROR in the round)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
 
     entered = stack.states_entered(execution["executionArn"])
+    assert "NoCurrentModel" in entered and "ReadCurrentMetric" not in entered
     assert entered[-3:] == ["FinishAdopted", "NotifyAdopted", "Adopted"]
     assert "RegisterModel" in entered and "PublishModelComponent" in entered
 
@@ -152,7 +155,9 @@ def test_model_that_is_not_better_keeps_the_current_one(stack):
     execution = stack.wait_for_execution()
     assert execution["name"] == "retrain-round-00001"
     assert execution["status"] == "SUCCEEDED", execution
-    assert stack.states_entered(execution["executionArn"])[-3:] == ["KeepCurrentModel", "NotifyKept", "Kept"]
+    entered = stack.states_entered(execution["executionArn"])
+    assert "ReadCurrentMetric" in entered and "NoCurrentModel" not in entered
+    assert entered[-3:] == ["KeepCurrentModel", "NotifyKept", "Kept"]
     assert (
         stack.sagemaker.list_model_packages(ModelPackageGroupName=stack.model_package_group)[
             "ModelPackageSummaryList"

@@ -3,7 +3,9 @@
 import base64
 import io
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 from moto import mock_aws
@@ -118,3 +120,49 @@ def test_reject_after_approve_gives_the_count_back(stack, capsys):
     assert stack.table.get_item(Key={"pk": "round#state"})["Item"]["approved"] == 0
     assert main(["review", "list", "--table", TABLE, "--status", "rejected"]) == 0
     assert candidate in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ the sheet in a real browser
+CHROMIUM = Path(os.environ.get("VISIONPIPE_CHROMIUM", "/usr/bin/chromium"))
+needs_browser = pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("VISIONPIPE_REQUIRE_BROWSER"),
+    reason=f"no {CHROMIUM} (Debian's chromium; .ci/run installs it and sets VISIONPIPE_REQUIRE_BROWSER)",
+)
+
+
+@needs_browser
+def test_sheet_in_headless_chromium_approve_two_reject_one_save_and_decide(stack, tmp_path, capsys):
+    from playwright.sync_api import sync_playwright
+
+    sheet = tmp_path / "review.html"
+    assert main(["review", "sheet", "--outputs", str(stack.outputs), "--out", str(sheet)]) == 0
+    capsys.readouterr()
+    ids = sorted(c.candidate_id for c in CandidateStore(stack.table).with_status("pending"))
+    assert len(ids) == 3
+    saved = tmp_path / "decisions.json"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.goto(sheet.as_uri())
+            assert page.locator(".card").count() == 3
+            for cid in ids[:2]:
+                page.locator(f'.card[data-id="{cid}"] input[type=radio][value=approve]').check()
+            card = page.locator(f'.card[data-id="{ids[2]}"]')
+            card.locator("input[type=radio][value=reject]").check()
+            card.locator("input.reason").fill("face cut off at the edge")
+            with page.expect_download() as download:
+                page.get_by_role("button", name="save decisions.json").click()
+            assert download.value.suggested_filename == "decisions.json"
+            download.value.save_as(saved)
+        finally:
+            browser.close()
+    assert json.loads(saved.read_text()) == {
+        "approve": ids[:2],
+        "reject": {ids[2]: "face cut off at the edge"},
+    }
+    assert main(["review", "decide", "--outputs", str(stack.outputs), "--decisions", str(saved)]) == 0
+    assert "started round 1" in capsys.readouterr().out
+    store = CandidateStore(stack.table)
+    assert {c.candidate_id for c in store.with_status("approved")} == set(ids[:2])
+    assert store.get(ids[2]).status == "rejected" and store.get(ids[2]).reason == "face cut off at the edge"

@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _fail(exc: Exception) -> int:
-    print(f"error: {exc}", file=sys.stderr)
+    print(f"visionpipe dataset: error: {' '.join(str(exc).split())}", file=sys.stderr)
     return 2
 
 

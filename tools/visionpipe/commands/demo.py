@@ -333,7 +333,10 @@ def step_stack_report(demo: Demo) -> None:
 
 
 def step_report(demo: Demo) -> None:
-    from visionpipe.demo import report
+    from visionpipe.demo import curation, report
+
+    if demo.review:  # approved, claimed and trained since the review: show them as they are now
+        curation.refresh(demo.stack, demo.outputs, demo.review)
 
     sections = [
         report.summary_section(flows(demo), demo.say.timings),

@@ -15,9 +15,15 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from visionpipe.stack_outputs import ENDPOINT_KEY, UserError
 from visionpipe.template import REPO_ROOT
 
 STATE_DIR_ENV = "VISIONPIPE_STATE_DIR"
+# Fixed, so docs and outputs files can name it; nothing else here listens on it (moto's own default
+# is 5000, LocalStack's 4566, the edge MJPEG stream's 8080). --port 0 takes a free port.
+DEFAULT_PORT = 4599
+PORT_ENV = "VISIONPIPE_LOCAL_PORT"  # overrides the default (the docs' test runs `make local` on port 0)
+MODEL_DIR_ENV = "VISIONPIPE_LOCAL_MODEL_DIR"  # the --model-dir default
 
 
 def state_dir(explicit: str | None = None) -> Path:
@@ -31,15 +37,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="`local up` starts moto's server on 127.0.0.1, creates every resource template.yaml "
         "declares, routes S3 notifications to the handlers as the template's S3 events say and runs "
         "the handlers in-process. Point any boto3 client or the AWS CLI at it with "
-        "AWS_ENDPOINT_URL=<endpoint>. `local outputs` prints the running stack's resolved Outputs.",
+        "AWS_ENDPOINT_URL=<endpoint>. `local outputs` prints the running stack's resolved Outputs "
+        "plus EndpointUrl: save them (`visionpipe local outputs > outputs.json`) and pass "
+        "--outputs outputs.json to review, replay, device run and invoke.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = actions.add_parser(
         "up", help="start the local stack; prints `READY <endpoint-url>`; Ctrl-C stops it"
     )
-    up.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free port)")
+    up.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get(PORT_ENV) or DEFAULT_PORT),
+        help=f"port on 127.0.0.1 (default {DEFAULT_PORT} or ${PORT_ENV}; 0: a free port)",
+    )
     up.add_argument("--state-dir", help=f"where local-<port>.json goes (default ${STATE_DIR_ENV} or .demo/)")
-    up.add_argument("--model-dir", help="onnx model folder (default .demo/model, trained when missing)")
+    up.add_argument(
+        "--model-dir",
+        default=os.environ.get(MODEL_DIR_ENV),
+        help=f"onnx model folder (default ${MODEL_DIR_ENV} or .demo/model, trained when missing)",
+    )
     up.add_argument("--parameter-overrides", default="", help='extra overrides: Key="value" Key2=value2')
     up.add_argument(
         "--drain-seconds",
@@ -56,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     up.add_argument("--verbose", action="store_true", help="debug logs from local mode")
     up.set_defaults(func=run_up)
-    outputs = actions.add_parser("outputs", help="print the running local stack's Outputs as one JSON object")
+    outputs = actions.add_parser(
+        "outputs", help="print the running local stack's Outputs and EndpointUrl as one JSON object"
+    )
     outputs.add_argument("--port", type=int, help="the stack's port (default: the only/newest running one)")
     outputs.add_argument("--state-dir", help=f"default ${STATE_DIR_ENV} or .demo/")
     outputs.set_defaults(func=run_outputs)
@@ -66,6 +85,7 @@ def run_up(args: argparse.Namespace) -> int:
     from visionpipe.local.deployment import parse_parameter_overrides
     from visionpipe.local.stack import OfflineStack
 
+    port_free_or_fail(args.port)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         stream=sys.stderr,
@@ -114,6 +134,20 @@ def run_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def port_free_or_fail(port: int) -> None:
+    if not port:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise UserError(
+                f"port {port} is in use (another `visionpipe local up`?): stop it, or pass --port 0 "
+                "for a free port"
+            ) from None
+
+
 def save_stop_report(path: Path, report) -> Path:
     document = {"stopped_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **vars(report)}
     path.write_text(json.dumps(document, indent=2, default=str))
@@ -147,14 +181,19 @@ def run_outputs(args: argparse.Namespace) -> int:
     else:
         candidates = sorted(directory.glob("local-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in candidates:
-        if not path.exists():
+        if not path.exists() or path.name.endswith("-stopped.json"):  # a stop report, not a stack
             continue
         state = json.loads(path.read_text())
         if _alive(state["endpoint_url"]):
-            print(json.dumps(state["outputs"], indent=2, sort_keys=True))
+            outputs = {**state["outputs"], ENDPOINT_KEY: state["endpoint_url"]}
+            print(json.dumps(outputs, indent=2, sort_keys=True))
             return 0
         if args.port is None:
             continue
     where = f"on port {args.port}" if args.port else f"(no live local-*.json in {directory})"
-    print(f"no running local stack {where}: start one with `visionpipe local up`", file=sys.stderr)
+    print(
+        f"visionpipe local outputs: error: no running local stack {where}: start one with `make local` "
+        "(or `.venv/bin/visionpipe local up`)",
+        file=sys.stderr,
+    )
     return 1

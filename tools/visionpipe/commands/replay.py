@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import boto3
+from visionpipe.stack_outputs import add_stack_options, resolve
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "parked (or, with --dead-letter, moves to that queue). Duplicates are harmless: each upload is "
         "recorded once.",
     )
-    parser.add_argument("--queue-url", required=True, help="FailedEventsQueueUrl from the stack outputs")
+    add_stack_options(parser)
+    parser.add_argument("--queue-url", help="failed-events queue (default: the FailedEventsQueueUrl output)")
     parser.add_argument("--max", type=int, default=100, help="replay at most this many events (default 100)")
     parser.add_argument("--dry-run", action="store_true", help="list what would be replayed, change nothing")
     parser.add_argument(
@@ -103,10 +104,13 @@ def remaining(sqs, queue_url: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    sqs, lambda_client = boto3.client("sqs"), boto3.client("lambda")
+    stack = resolve(args)
+    queue_url = stack.require("FailedEventsQueueUrl", args.queue_url, option="--queue-url")
+    sqs, lambda_client = stack.client("sqs"), stack.client("lambda")
+    sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])  # missing: one message
     summary, release = ReplaySummary(), []
     # Messages stay invisible for the whole run, so none is read twice; those left parked return after.
-    for parked in parked_invocations(sqs, args.queue_url, args.max, visibility_seconds=900):
+    for parked in parked_invocations(sqs, queue_url, args.max, visibility_seconds=900):
         print(
             f"{'would replay' if args.dry_run else 'replaying'} to {parked.function_arn}: "
             f"{json.dumps(parked.event)[:160]}"
@@ -116,18 +120,18 @@ def run(args: argparse.Namespace) -> int:
             continue
         error = replay_one(lambda_client, parked)
         if error is None:
-            sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=parked.receipt)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=parked.receipt)
             summary.succeeded += 1
             continue
         print(f"  failed again: {error}")
         summary.failed.append(f"{parked.function_arn}: {error}")
         if args.dead_letter:
             sqs.send_message(QueueUrl=args.dead_letter, MessageBody=parked.body)
-            sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=parked.receipt)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=parked.receipt)
             summary.moved += 1
         else:
             release.append(parked.receipt)
     for receipt in release:  # visible again, still parked
-        sqs.change_message_visibility(QueueUrl=args.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
-    print(summary.line(remaining(sqs, args.queue_url)))
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+    print(summary.line(remaining(sqs, queue_url)))
     return 1 if summary.failed else 0

@@ -5,10 +5,12 @@
     visionpipe review decide --decisions decisions.json    (the file the sheet's button saves)
     visionpipe review list [--status pending]
 
-Resources come from flags, from a stack-outputs JSON file (--outputs; keys CandidatesTableName,
-RetrainStateMachineArn, RetrainThreshold) or from VISIONPIPE_CANDIDATES_TABLE,
-VISIONPIPE_RETRAIN_STATE_MACHINE_ARN, VISIONPIPE_RETRAIN_THRESHOLD. Approving runs the same
-start-once threshold check as the curator, so the approval that reaches the threshold starts the round.
+Resources come from flags, from a stack-outputs JSON file (--outputs, e.g. `visionpipe local
+outputs > outputs.json`; keys CandidatesTableName, RetrainStateMachineArn, RetrainThreshold and, for
+the local stack, EndpointUrl), from a deployed stack (--stack-name) or from
+VISIONPIPE_CANDIDATES_TABLE, VISIONPIPE_RETRAIN_STATE_MACHINE_ARN, VISIONPIPE_RETRAIN_THRESHOLD.
+Approving runs the same start-once threshold check as the curator, so the approval that reaches the
+threshold starts the round.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import os
 import sys
 from pathlib import Path
 
-import boto3
 from PIL import Image, ImageDraw
 
+from visionpipe.stack_outputs import Stack, UserError, add_stack_options, resolve
 from visionpipe_common.retraining.candidates import STATUSES, Candidate, CandidateStore
 from visionpipe_common.retraining.rounds import RetrainingRounds
 
@@ -33,32 +35,50 @@ COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "review", help="review retraining candidates: HTML contact sheet, approve/reject"
+        "review",
+        help="review retraining candidates: HTML contact sheet, approve/reject",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def common(sub):
+        add_stack_options(sub)
+        sub.add_argument("--table", help="candidates table (default: the CandidatesTableName output)")
         sub.add_argument(
-            "--outputs", type=Path, help="stack outputs as JSON (visionpipe local outputs > file)"
+            "--state-machine-arn",
+            help="retraining state machine, started when approvals reach the threshold "
+            "(default: the RetrainStateMachineArn output)",
         )
-        sub.add_argument("--table", help="candidates table (CandidatesTableName)")
         sub.add_argument(
-            "--state-machine-arn", help="RetrainStateMachineArn (to start a round at the threshold)"
+            "--threshold",
+            type=int,
+            help="approvals that start a round (default: the RetrainThreshold output)",
         )
-        sub.add_argument("--threshold", type=int, help="RetrainThreshold")
-        sub.add_argument("--endpoint-url", help="AWS endpoint (local mode)")
 
-    sheet = actions.add_parser("sheet", help="write an HTML contact sheet of candidates with their boxes")
+    sheet = actions.add_parser(
+        "sheet",
+        help="write an HTML contact sheet of candidates with their boxes",
+        description="One card per candidate: the raw image with its boxes, status, reason and "
+        "annotation, plus approve/reject buttons whose choices the sheet saves as decisions.json.",
+    )
     common(sheet)
-    sheet.add_argument("--out", type=Path, required=True)
-    sheet.add_argument("--status", default="pending", choices=[*STATUSES, "all"])
-    sheet.add_argument("--limit", type=int, default=500)
+    sheet.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    sheet.add_argument(
+        "--status", default="pending", choices=[*STATUSES, "all"], help="which candidates (default pending)"
+    )
+    sheet.add_argument("--limit", type=int, default=500, help="at most this many cards (default 500)")
     sheet.set_defaults(func=run_sheet)
 
-    decide = actions.add_parser("decide", help="approve / reject candidates")
+    decide = actions.add_parser(
+        "decide",
+        help="approve / reject candidates",
+        description="Approve or reject candidates by id or from the sheet's decisions.json; the "
+        "approval that reaches the threshold starts a retraining round.",
+    )
     common(decide)
-    decide.add_argument("--approve", nargs="+", default=[], metavar="ID")
-    decide.add_argument("--reject", nargs="+", default=[], metavar="ID")
+    decide.add_argument("--approve", nargs="+", default=[], metavar="ID", help="candidate ids to approve")
+    decide.add_argument("--reject", nargs="+", default=[], metavar="ID", help="candidate ids to reject")
     decide.add_argument("--reason", default="rejected in review", help="reason stored with --reject")
     decide.add_argument(
         "--decisions", type=Path, help='JSON {"approve": [ids], "reject": {id: reason} or [ids]}'
@@ -66,32 +86,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     decide.add_argument("--by", default=os.environ.get("USER", "reviewer"), help="who decided (stored)")
     decide.set_defaults(func=run_decide)
 
-    listing = actions.add_parser("list", help="print candidates")
+    listing = actions.add_parser("list", help="print candidates", description="One candidate per line.")
     common(listing)
-    listing.add_argument("--status", default="pending", choices=[*STATUSES, "all"])
+    listing.add_argument(
+        "--status", default="pending", choices=[*STATUSES, "all"], help="which candidates (default pending)"
+    )
     listing.set_defaults(func=run_list)
 
 
 # ---------------------------------------------------------------------------------------------- wiring
-def _settings(args) -> dict:
-    outputs = json.loads(args.outputs.read_text()) if args.outputs else {}
-    env = os.environ
+def _settings(args, stack: Stack) -> dict:
+    threshold = stack.get("RetrainThreshold", args.threshold, "VISIONPIPE_RETRAIN_THRESHOLD")
     return {
-        "table": args.table or outputs.get("CandidatesTableName") or env.get("VISIONPIPE_CANDIDATES_TABLE"),
-        "state_machine_arn": args.state_machine_arn
-        or outputs.get("RetrainStateMachineArn")
-        or env.get("VISIONPIPE_RETRAIN_STATE_MACHINE_ARN"),
-        "threshold": args.threshold
-        or int(outputs.get("RetrainThreshold") or env.get("VISIONPIPE_RETRAIN_THRESHOLD") or 0),
+        "table": stack.require(
+            "CandidatesTableName", args.table, "VISIONPIPE_CANDIDATES_TABLE", option="--table"
+        ),
+        "state_machine_arn": stack.get(
+            "RetrainStateMachineArn", args.state_machine_arn, "VISIONPIPE_RETRAIN_STATE_MACHINE_ARN"
+        ),
+        "threshold": int(threshold or 0),
     }
 
 
-def _store(args) -> tuple[CandidateStore, dict]:
-    settings = _settings(args)
-    if not settings["table"]:
-        raise SystemExit("error: no candidates table (--table, --outputs or VISIONPIPE_CANDIDATES_TABLE)")
-    table = boto3.resource("dynamodb", endpoint_url=args.endpoint_url).Table(settings["table"])
-    return CandidateStore(table), settings
+def _store(args) -> tuple[CandidateStore, dict, Stack]:
+    stack = resolve(args)
+    settings = _settings(args, stack)
+    table = stack.resource("dynamodb").Table(settings["table"])
+    table.load()  # a missing table or credentials fail here, with one message (cli.py)
+    return CandidateStore(table), settings, stack
 
 
 def _candidates(store: CandidateStore, status: str) -> list[Candidate]:
@@ -141,6 +163,7 @@ def render_sheet(candidates: list[Candidate], images: dict[str, bytes | None]) -
   <label><input type="radio" name="{cid}" value="approve"> approve</label>
   <label><input type="radio" name="{cid}" value="reject"> reject</label>
   <label><input type="radio" name="{cid}" value="" checked> undecided</label>
+  <input type="text" class="reason" name="{cid}" placeholder="reason (when rejecting)">
 </div>""")
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>visionpipe review: {len(candidates)} candidate(s)</title>
@@ -159,7 +182,10 @@ function save() {{
   const out = {{approve: [], reject: {{}}}};
   document.querySelectorAll('input[type=radio]:checked').forEach(r => {{
     if (r.value === 'approve') out.approve.push(r.name);
-    if (r.value === 'reject') out.reject[r.name] = 'rejected in review';
+    if (r.value === 'reject') {{
+      const reason = r.closest('.card').querySelector('input.reason').value.trim();
+      out.reject[r.name] = reason || 'rejected in review';
+    }}
   }});
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([JSON.stringify(out, null, 1)], {{type: 'application/json'}}));
@@ -170,8 +196,8 @@ function save() {{
 
 
 def run_sheet(args) -> int:
-    store, _ = _store(args)
-    s3 = boto3.client("s3", endpoint_url=args.endpoint_url)
+    store, _, stack = _store(args)
+    s3 = stack.client("s3")
     candidates = _candidates(store, args.status)[: args.limit]
     images = {}
     for candidate in candidates:
@@ -188,7 +214,12 @@ def run_sheet(args) -> int:
 
 # ---------------------------------------------------------------------------------------------- decide
 def read_decisions(path: Path, default_reason: str) -> tuple[list[str], dict[str, str]]:
-    document = json.loads(path.read_text())
+    try:
+        document = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path} is not JSON ({error}): use the file the review sheet saves") from None
+    if not isinstance(document, dict):
+        raise UserError(f'{path}: expected {{"approve": [ids], "reject": {{id: reason}}}}')
     reject = document.get("reject", {})
     if isinstance(reject, list):
         reject = dict.fromkeys(reject, default_reason)
@@ -196,7 +227,7 @@ def read_decisions(path: Path, default_reason: str) -> tuple[list[str], dict[str
 
 
 def run_decide(args) -> int:
-    store, settings = _store(args)
+    store, settings, stack = _store(args)
     approve, reject = list(args.approve), dict.fromkeys(args.reject, args.reason)
     if args.decisions:
         more_approve, more_reject = read_decisions(args.decisions, args.reason)
@@ -204,7 +235,10 @@ def run_decide(args) -> int:
         reject.update(more_reject)
     both = set(approve) & set(reject)
     if both:
-        print(f"error: both approved and rejected: {', '.join(sorted(both))}", file=sys.stderr)
+        print(
+            f"visionpipe review decide: error: both approved and rejected: {', '.join(sorted(both))}",
+            file=sys.stderr,
+        )
         return 2
     failures = 0
     for candidate_id in approve:
@@ -216,7 +250,7 @@ def run_decide(args) -> int:
         failures += not result.ok
         print(f"reject  {candidate_id}: {'ok' if result.ok else result.message}")
     if approve and settings["state_machine_arn"] and settings["threshold"]:
-        sfn = boto3.client("stepfunctions", endpoint_url=args.endpoint_url)
+        sfn = stack.client("stepfunctions")
         rounds = RetrainingRounds(store.table, sfn, settings["state_machine_arn"], settings["threshold"])
         decision = rounds.maybe_start(trigger=f"visionpipe review ({args.by})")
         print(
@@ -231,7 +265,7 @@ def run_decide(args) -> int:
 
 
 def run_list(args) -> int:
-    store, _ = _store(args)
+    store, _, _ = _store(args)
     for c in _candidates(store, args.status):
         print(f"{c.candidate_id}\t{c.status}\t{c.boxes} box(es)\t{','.join(c.classes)}\t{c.reason}")
     return 0

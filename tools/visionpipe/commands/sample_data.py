@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from visionpipe.sample_data import generate
 
     if args.normal < 0 or args.anomalous < 0:
-        print("--normal and --anomalous must be >= 0")
+        print("visionpipe sample-data: error: --normal and --anomalous must be >= 0", file=sys.stderr)
         return 2
     started = time.perf_counter()
     manifest = generate(
@@ -44,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
             codecs = item["codec"] + (f" + {item['audio']}" if item["audio"] else "")
             timing = f"{item['duration_s']:.1f} s, {item['frame_count']} frames at {item['fps']} fps"
             print(f"video {name}: {timing}, {codecs}")
-    print(f"manifest {args.out}/manifest.json ({time.perf_counter() - started:.1f} s)")
+    print(f"manifest {Path(args.out) / 'manifest.json'} ({time.perf_counter() - started:.1f} s)")
     return 0

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             report = train(args.dir, args.out, **options)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"train-anomaly: {exc}", file=sys.stderr)
+        print(f"visionpipe train-anomaly: error: {exc}", file=sys.stderr)
         return 2
     test, counts, t = report.test, report.counts, report.timings_s
     print(

@@ -18,7 +18,8 @@ REVIEWER = "visionpipe demo"
 @dataclass
 class ReviewResult:
     expected: list[str]  # candidate ids the camera's annotations should have become
-    candidates: list[Candidate] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)  # as the curator left them
+    now: list[Candidate] = field(default_factory=list)  # as they are when the report is written
     sheet: Path | None = None
     approved: list[str] = field(default_factory=list)
     failed_approvals: dict[str, str] = field(default_factory=dict)
@@ -75,13 +76,29 @@ def write_sheet(s3, candidates: list[Candidate], path: Path) -> Path:
     return path
 
 
+def _store(stack, outputs: dict) -> CandidateStore:
+    return CandidateStore(
+        stack.session.resource("dynamodb", endpoint_url=stack.endpoint_url).Table(
+            outputs["CandidatesTableName"]
+        )
+    )
+
+
+def refresh(stack, outputs: dict, result: ReviewResult) -> ReviewResult:
+    """After approval and training: each candidate's status now; the sheet is rewritten with them, so
+    neither the sheet nor the report still shows approved or trained candidates as pending."""
+    store = _store(stack, outputs)
+    result.now = [store.get(c.candidate_id) or c for c in result.candidates]
+    if result.sheet:
+        write_sheet(stack.client("s3"), result.now, result.sheet)
+    return result
+
+
 def review(
     stack, outputs: dict, annotation_keys: list[str], sheet_path: Path, timeout: float
 ) -> ReviewResult:
-    table = stack.session.resource("dynamodb", endpoint_url=stack.endpoint_url).Table(
-        outputs["CandidatesTableName"]
-    )
-    store = CandidateStore(table)
+    store = _store(stack, outputs)
+    table = store.table
     result = ReviewResult(expected=candidate_ids(annotation_keys), threshold=int(outputs["RetrainThreshold"]))
     result.candidates = wait_for_candidates(store, result.expected, timeout)
     if not result.pending:

@@ -167,9 +167,11 @@ def review_section(review, report_dir: Path) -> str:
     if review.sheet:
         href = review.sheet.name if review.sheet.parent == report_dir else review.sheet.as_uri()
         link = f'<p>Review sheet: <a href="{_e(href)}">{_e(review.sheet.name)}</a></p>'
+    now = {c.candidate_id: c for c in review.now}
     rows = "".join(
-        f"<tr><td>{_e(c.candidate_id)}</td><td>{_e(c.status)}</td><td>{c.boxes}</td>"
-        f"<td>{_e(', '.join(c.classes))}</td><td>{_e(c.reason)}</td></tr>"
+        f"<tr><td>{_e(c.candidate_id)}</td><td>{_e(c.status)}</td>"
+        f"<td>{_e(now.get(c.candidate_id, c).status)}</td><td>{c.boxes}</td>"
+        f"<td>{_e(', '.join(c.classes))}</td><td>{_e(now.get(c.candidate_id, c).reason)}</td></tr>"
         for c in review.candidates
     )
     decision = review.decision
@@ -180,7 +182,8 @@ def review_section(review, report_dir: Path) -> str:
     )
     return (
         "<section><h2>4. Curation and review</h2>"
-        "<table><tr><th>candidate</th><th>curator</th><th>boxes</th><th>classes</th><th>reason</th></tr>"
+        "<table><tr><th>candidate</th><th>curator</th><th>status now</th><th>boxes</th><th>classes</th>"
+        "<th>reason</th></tr>"
         f"{rows}</table>{link}"
         f"<p>Approved {len(review.approved)} (threshold {review.threshold}): {started}</p>"
         "</section>"

@@ -360,5 +360,25 @@ class OfflineStack:
     def write_outputs(self, path: Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"endpoint_url": self.endpoint_url, "outputs": self.outputs()}, indent=2))
+        functions = {  # what `visionpipe invoke` needs to run a function as this stack does
+            f.logical_id: {
+                "name": f.name,
+                "arn": f.arn,
+                "code_dir": str(f.code_dir),
+                "handler": f.handler,
+                "variables": f.variables,
+                "timeout": f.timeout,
+                "memory": f.memory,
+            }
+            for f in self.functions.values()
+        }
+        state = {
+            "endpoint_url": self.endpoint_url,
+            "region": self.pseudo.region,
+            "stack_name": self.pseudo.stack_name,
+            "account_id": self.pseudo.account_id,
+            "outputs": self.outputs(),
+            "functions": functions,
+        }
+        path.write_text(json.dumps(state, indent=2))
         return path
