@@ -76,3 +76,33 @@ def split_anomalous(paths: list[Path], rng: np.random.Generator) -> Split:
         calibration += shuffled[:half]
         test += shuffled[half:]
     return Split(train=[], calibration=sorted(calibration), test=sorted(test))
+
+
+@dataclass(frozen=True)
+class Splits:
+    normal: Split
+    anomalous: Split
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "train_normal": len(self.normal.train),
+            "calibration_normal": len(self.normal.calibration),
+            "calibration_anomalous": len(self.anomalous.calibration),
+            "test_normal": len(self.normal.test),
+            "test_anomalous": len(self.anomalous.test),
+        }
+
+
+def split_folders(
+    normal_dir: str | Path,
+    anomalous_dir: str | Path | None,
+    rng: np.random.Generator,
+    test: float,
+    calibration: float,
+) -> Splits:
+    """Both trainers' split: normal images into train/calibration/test, anomalous into calibration/test."""
+    normal_dir, anomalous_dir = resolve_folders(normal_dir, anomalous_dir)
+    normal = split_normal(list_images(normal_dir), rng, test, calibration)
+    anomalous = split_anomalous(list_images(anomalous_dir) if anomalous_dir else [], rng)
+    return Splits(normal, anomalous)

@@ -148,20 +148,10 @@ def train(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    normal_dir, anomalous_dir = dataset.resolve_folders(normal_dir, anomalous_dir)
-    normal_split = dataset.split_normal(
-        dataset.list_images(normal_dir), rng, config.test_fraction, config.calibration_fraction
+    splits = dataset.split_folders(
+        normal_dir, anomalous_dir, rng, config.test_fraction, config.calibration_fraction
     )
-    anomalous_split = dataset.split_anomalous(
-        dataset.list_images(anomalous_dir) if anomalous_dir else [], rng
-    )
-    counts = {
-        "train_normal": len(normal_split.train),
-        "calibration_normal": len(normal_split.calibration),
-        "calibration_anomalous": len(anomalous_split.calibration),
-        "test_normal": len(normal_split.test),
-        "test_anomalous": len(anomalous_split.test),
-    }
+    normal_split, anomalous_split, counts = splits.normal, splits.anomalous, splits.counts
     log(
         f"normal images: {len(normal_split.train)} train, {len(normal_split.calibration)} calibration, "
         f"{len(normal_split.test)} test; anomalous: {len(anomalous_split.calibration)} calibration, "
