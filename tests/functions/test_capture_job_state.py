@@ -26,7 +26,7 @@ def sample(name: str) -> dict:
 
 
 def sample_record() -> dict:
-    return json.loads((EVENTS / "capture_job_record.json").read_text())
+    return json.loads((EVENTS / "records" / "capture_job_record.json").read_text())
 
 
 def test_rule_matches_only_final_states_of_this_stacks_jobs():
@@ -50,7 +50,7 @@ def handler(monkeypatch):
         boto3.client("s3").put_object(
             Bucket="results-bucket",
             Key=job_record_key(upload),
-            Body=(EVENTS / "capture_job_record.json").read_bytes(),
+            Body=(EVENTS / "records" / "capture_job_record.json").read_bytes(),
         )
         table = boto3.resource("dynamodb").create_table(
             TableName="results", **table_definition("ResultsTable")

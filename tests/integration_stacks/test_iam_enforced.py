@@ -51,8 +51,9 @@ def template_copy(folder: Path) -> Path:
     # a policy needs a statement: the finishing task's only one keeps the index, not the table
     (finish,) = _statements(template["Resources"]["FinishRetrainingRoundFunction"])[0]
     finish["Resource"] = finish["Resource"][1:]
-    # the device policy's only statement keeps images/ alone (a policy needs one statement)
-    (device,) = template["Resources"]["EdgeDeviceUploadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    # the device policy's upload statement keeps images/ alone
+    statements = template["Resources"]["EdgeDeviceUploadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (device,) = [s for s in statements if s.get("Sid") == "PutDetections"]
     device["Resource"] = device["Resource"][:1]
     assert device["Resource"][0]["Fn::Sub"].endswith("/images/*")
     # the state machine loses its first policy: lambda:InvokeFunction on the dataset task
@@ -120,7 +121,7 @@ def test_capture_job_state_without_writing_failures_is_refused(stack):
     stack.client("s3").put_object(
         Bucket=stack.outputs()["ResultsBucketName"],
         Key=job_record_key(upload),
-        Body=(REPO_ROOT / "events" / "capture_job_record.json").read_bytes(),
+        Body=(REPO_ROOT / "events" / "records" / "capture_job_record.json").read_bytes(),
     )
     payload = invoke(stack, "CaptureJobStateFunction", event)
     assert "AccessDenied" in payload["errorMessage"]

@@ -301,6 +301,23 @@ def match_objects(event: Any, written: dict[tuple[str, str], dict]) -> Any:
     return event
 
 
+def write_job_record(s3, event: Any, outputs: dict[str, Any], stack_name: str, say) -> None:
+    """A MediaConvert job-state event names its upload; capture_job_state reads the job record the
+    frame_capture function wrote when it started the job (events/records/ holds the sample)."""
+    from visionpipe_common.frame_capture.mediaconvert_job import META_UPLOAD, job_record_key
+
+    metadata = (event.get("detail") or {}).get("userMetadata") or {} if isinstance(event, dict) else {}
+    if META_UPLOAD not in metadata:
+        return
+    from visionpipe.template import REPO_ROOT
+
+    sample = REPO_ROOT / "events" / "records" / "capture_job_record.json"
+    record = localise(json.loads(sample.read_text()), outputs, stack_name)
+    key = job_record_key(metadata[META_UPLOAD])
+    s3.put_object(Bucket=outputs["ResultsBucketName"], Key=key, Body=json.dumps(record).encode())
+    say(f"uploaded sample s3://{outputs['ResultsBucketName']}/{key} (the job record)")
+
+
 # ----------------------------------------------------------------------------------- invoking
 def run(args: argparse.Namespace) -> int:
     from visionpipe.local import environment
@@ -327,6 +344,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.no_samples:
         event = match_objects(event, upload_samples(s3, event, say))
+        write_job_record(s3, event, state["outputs"], state.get("stack_name", "visionpipe"), say)
 
     function = LocalFunction(
         args.logical_id,
