@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import sys
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +98,23 @@ def _decoded(value: Any) -> str:
             return value
         return decoded if isinstance(decoded, str) else value
     return json.dumps(value) if not isinstance(value, (int, float)) else str(value)
+
+
+def run_training(train: Callable[[TrainingEnvironment], Any], env: TrainingEnvironment | None = None) -> int:
+    """A training script's entry point: bad data is the client's error (exit 2), anything else the
+    algorithm's (exit 1); either way SageMaker's failure file says which (output/failure)."""
+    env = env or TrainingEnvironment.from_environment()
+    try:
+        train(env)
+    except TrainingDataError as error:
+        env.fail(f"ClientError: {error}")
+        print(f"ClientError: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        env.fail(f"AlgorithmError: {type(error).__name__}: {error}")
+        traceback.print_exc()
+        return 1
+    return 0
 
 
 def report_metric(name: str, value: float) -> str:

@@ -14,9 +14,7 @@ num_classes. Others (the ssd ones: epochs, learning_rate, ...) are listed as ign
 from __future__ import annotations
 
 import json
-import sys
 import time
-import traceback
 
 from visionpipe.detector_model.contract import (
     METRIC,
@@ -27,6 +25,7 @@ from visionpipe.detector_model.contract import (
     labelled_images,
     model_card,
     report_metric,
+    run_training,
 )
 from visionpipe.detector_model.hog_training import (
     Sample,
@@ -121,15 +120,4 @@ def train(env: TrainingEnvironment) -> dict:
 
 
 def main(env: TrainingEnvironment | None = None) -> int:
-    env = env or TrainingEnvironment.from_environment()
-    try:
-        train(env)
-    except TrainingDataError as error:
-        env.fail(f"ClientError: {error}")
-        print(f"ClientError: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:
-        env.fail(f"AlgorithmError: {type(error).__name__}: {error}")
-        traceback.print_exc()
-        return 1
-    return 0
+    return run_training(train, env)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import cv2
@@ -37,6 +36,7 @@ from visionpipe.detector_model.contract import (
     labelled_images,
     model_card,
     report_metric,
+    run_training,
 )
 from visionpipe.detector_model.mean_average_precision import ScoredBox, mean_average_precision
 
@@ -269,18 +269,7 @@ def export_onnx(module: nn.Module, probe: torch.Tensor, path: Path) -> None:
 
 
 def main() -> int:
-    env = TrainingEnvironment.from_environment()
-    try:
-        train(env)
-    except TrainingDataError as error:
-        env.fail(f"ClientError: {error}")
-        print(f"ClientError: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:
-        env.fail(f"AlgorithmError: {type(error).__name__}: {error}")
-        traceback.print_exc()
-        return 1
-    return 0
+    return run_training(train)
 
 
 if __name__ == "__main__":
