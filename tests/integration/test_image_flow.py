@@ -160,6 +160,9 @@ def test_sync_invoke_returns_the_handler_result(local_stack):
 
 
 def test_local_outputs_command_prints_the_outputs(local_stack, capsys):
+    # Handlers of the shared stack log to this process's stdout: let earlier tests' events finish first.
+    local_stack.wait_idle()
+    capsys.readouterr()
     code = main(
         [
             "local",
