@@ -42,23 +42,39 @@ def test_nearest_distances_match_brute_force():
     )
 
 
-def test_served_graph_matches_the_numpy_reference():
+@pytest.mark.parametrize(("taps", "channels"), [(1, 40), (2, 40 + 112)])
+def test_served_graph_matches_the_numpy_reference(taps, channels):
     b = backbone.load()
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (2, 3, 128, 96)).astype(np.float32)
-    features = _session(patchcore.feature_graph(b)).run(None, {"image": x})[0]
-    assert features.shape == (2, 152 + len(patchcore.COLOR_CHANNELS), 16, 12)
-    transform, offset = patchcore.fit_whitening(features.transpose(0, 2, 3, 1).reshape(-1, 155))
+    features = _session(patchcore.feature_graph(b, taps=taps)).run(None, {"image": x})[0]
+    d = channels + len(patchcore.COLOR_CHANNELS)
+    assert features.shape == (2, d, 16, 12)
+    transform, offset = patchcore.fit_whitening(features.transpose(0, 2, 3, 1).reshape(-1, d))
     moved = patchcore.transform_patches(features, transform, offset)
-    flat = moved.transpose(0, 2, 3, 1).reshape(-1, 155)
-    bank = flat[rng.choice(len(flat), 50, replace=False)] + rng.normal(0, 0.1, (50, 155)).astype(np.float32)
-    served = patchcore.served_graph(b, bank, 128, 96, transform, offset)
+    flat = moved.transpose(0, 2, 3, 1).reshape(-1, d)
+    bank = flat[rng.choice(len(flat), 50, replace=False)] + rng.normal(0, 0.1, (50, d)).astype(np.float32)
+    served = patchcore.served_graph(b, bank, 128, 96, transform, offset, taps=taps)
     onnx.checker.check_model(served)
     score, amap = _session(served).run(None, {"image": x})
     want_score, want_map = patchcore.image_scores(moved, bank)
     assert amap.shape == (2, 1, 16, 12)
     np.testing.assert_allclose(amap, want_map, rtol=1e-3, atol=1e-2)
     np.testing.assert_allclose(score, want_score, rtol=1e-3, atol=1e-2)
+
+
+def test_one_tap_keeps_only_the_backbone_nodes_it_needs():
+    b = backbone.load()
+    one, two = patchcore.feature_graph(b, 8, taps=1).graph, patchcore.feature_graph(b, 8, taps=2).graph
+    assert len(one.node) < len(two.node) and len(one.initializer) < len(two.initializer)
+    weights = sum(numpy_size(t) for t in one.initializer)
+    assert weights < 0.5 * sum(numpy_size(t) for t in two.initializer)  # the stride-16 blocks are gone
+    with pytest.raises(ValueError, match="outputs"):
+        patchcore.feature_graph(b, 8, taps=3)
+
+
+def numpy_size(tensor) -> int:
+    return int(np.prod(tensor.dims))
 
 
 def test_threshold_rule_uses_normals_only_and_flags_small_sets():
