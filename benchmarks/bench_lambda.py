@@ -211,15 +211,20 @@ class Bench:
         spec_path = self.work / f"{logical_id}-{uuid.uuid4().hex[:6]}.json"
         result_path = spec_path.with_suffix(".result.json")
         spec_path.write_text(json.dumps(spec))
+        env = self.environment(logical_id, extra_env, pythonpath)
+        if spec.get("profile"):
+            env["PYTHONPROFILEIMPORTTIME"] = "1"  # python -X importtime, to stderr
         completed = subprocess.run(
             [sys.executable, str(CHILD), str(spec_path), str(result_path)],
-            env=self.environment(logical_id, extra_env, pythonpath),
+            env=env,
             capture_output=True,
             text=True,
             timeout=900,
         )
         if completed.returncode != 0:
             raise RuntimeError(f"{logical_id} child failed:\n{completed.stderr[-3000:]}")
+        if spec.get("profile"):
+            Path(spec["profile"], "importtime.txt").write_text(completed.stderr)
         return json.loads(result_path.read_text())
 
     def run(
@@ -229,9 +234,13 @@ class Bench:
         extra_env: dict | None = None,
         code_dir: Path | None = None,
         pythonpath: str = "",
+        profile: Path | None = None,
     ) -> dict:
         function = self.stack.functions[logical_id]
+        if profile is not None:
+            profile.mkdir(parents=True, exist_ok=True)
         spec = {
+            "profile": str(profile) if profile is not None else None,
             "code_dir": str(code_dir or function.code_dir),
             "handler": function.handler,
             "refused": self.refused(logical_id),
@@ -316,8 +325,11 @@ def detect_anomaly(bench: Bench, args, baseline: Path | None) -> dict:
     # Current and baseline alternate, `pairs` times, so both see the same machine load; each run
     # gets fresh sequencers (a new upload identity: nothing is answered from an earlier run).
     runs: dict[str, list[dict]] = {"current": [], "baseline": []}
-    for _ in range(args.pairs):
-        runs["current"].append(bench.run("DetectAnomalyFunction", fresh(events)))
+    for pair in range(args.pairs):
+        profile = args.profile / f"pair{pair}" if args.profile else None
+        runs["current"].append(
+            bench.run("DetectAnomalyFunction", fresh(events), profile=profile and profile / "current")
+        )
         if baseline is not None:
             runs["baseline"].append(
                 bench.run(
@@ -325,6 +337,7 @@ def detect_anomaly(bench: Bench, args, baseline: Path | None) -> dict:
                     fresh(events),
                     code_dir=baseline / "functions" / "detect_anomaly",
                     pythonpath=str(baseline / "layers" / "common"),
+                    profile=profile and profile / "baseline",
                 )
             )
     return {which: results for which, results in runs.items() if results}
@@ -533,8 +546,20 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer warm events, the 30 s video")
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git ref run side by side ('' = none)")
     parser.add_argument("--json", type=Path, default=CACHE / "lambda.json")
+    parser.add_argument(
+        "--only", choices=["DetectAnomaly"], help="only this function (and its side by side); no --json"
+    )
+    parser.add_argument(
+        "--pairs", type=int, help="alternating current/baseline runs of DetectAnomaly (default 2, --quick 1)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="directory: DetectAnomaly's runs under cProfile (init.prof, event-NN.prof) and -X importtime "
+        "(importtime.txt); the timings printed are then the profiler's",
+    )
     args = parser.parse_args()
-    args.warm, args.large, args.pairs = (8, 2, 1) if args.quick else (12, 3, 2)
+    args.warm, args.large, args.pairs = (8, 2, args.pairs or 1) if args.quick else (12, 3, args.pairs or 2)
 
     from visionpipe.local import model as local_model
     from visionpipe.local.stack import OfflineStack
@@ -548,15 +573,16 @@ def main() -> int:
         bench = Bench(stack, args.quick, model_dir)
         bench.silence_notifications()  # only the measured process handles the events
         results = {"DetectAnomalyFunction": detect_anomaly(bench, args, baseline)}
-        results["FrameCaptureFunction"] = frame_capture(bench, args)
-        results["TweetDetectionFunction"] = tweet_detection(bench, args)
-        for logical_id, result in retraining(bench, args).items():
-            results[logical_id] = {"current": [result]}
-        results["CaptureJobStateFunction"] = {"current": [capture_job_state(bench)]}
-        results["PublishModelComponentFunction"] = {
-            "current": [bench.run("PublishModelComponentFunction", [])]
-        }
-        tracer_on, tracer_off = bench.tracer_off_lambda()
+        if not args.only:
+            results["FrameCaptureFunction"] = frame_capture(bench, args)
+            results["TweetDetectionFunction"] = tweet_detection(bench, args)
+            for logical_id, result in retraining(bench, args).items():
+                results[logical_id] = {"current": [result]}
+            results["CaptureJobStateFunction"] = {"current": [capture_job_state(bench)]}
+            results["PublishModelComponentFunction"] = {
+                "current": [bench.run("PublishModelComponentFunction", [])]
+            }
+            tracer_on, tracer_off = bench.tracer_off_lambda()
 
     print(
         f"Lambda-like processes on this machine ({os.cpu_count()} CPUs, load average "
@@ -571,6 +597,8 @@ def main() -> int:
             print_summary(s, "" if which == "current" else f" [baseline {args.baseline}]")
         if "baseline" in runs:
             side_by_side(runs["current"], runs["baseline"], args.baseline)
+    if args.only:
+        return 0
     print(
         f"Powertools Tracer() at init, process CPU: {tracer_on * 1000:.0f} ms on Lambda (LAMBDA_TASK_ROOT "
         f"set: the X-Ray SDK samples locally), {tracer_off * 1000:.0f} ms off Lambda (local mode, tests: "
