@@ -120,6 +120,7 @@ class Bench:
         self.outputs = stack.outputs()
         self.s3 = stack.client("s3")
         self.work = Path(tempfile.mkdtemp(prefix="bench-lambda-"))
+        self.profile_clock = "cpu"
 
     def silence_notifications(self) -> None:
         """No S3 event reaches the stack's in-process handlers: the measured process gets them instead."""
@@ -241,6 +242,7 @@ class Bench:
             profile.mkdir(parents=True, exist_ok=True)
         spec = {
             "profile": str(profile) if profile is not None else None,
+            "profile_clock": self.profile_clock,
             "code_dir": str(code_dir or function.code_dir),
             "handler": function.handler,
             "refused": self.refused(logical_id),
@@ -470,10 +472,16 @@ def side_by_side(current: list[dict], baseline: list[dict], ref: str) -> None:
         values = [i[key] for r in runs for i in r["invocations"][1:] if i["label"].endswith(label)]
         return statistics.median(values)
 
+    def each(runs: list[dict], key: str) -> str:
+        return ", ".join(f"{(r['init'][key] + r['invocations'][0][key]) * 1000:.0f}" for r in runs)
+
     print(f"  side by side with {ref} ({pairs} alternating run pairs, medians):")
     for what, key in (("wall", "seconds"), ("process CPU", "cpu_seconds")):
         a, b = cold(current, key), cold(baseline, key)
-        print(f"    cold start {what}: {a * 1000:.0f} ms now vs {b * 1000:.0f} ms -> {a / b:.2f}x")
+        print(
+            f"    cold start {what}: {a * 1000:.0f} ms now vs {b * 1000:.0f} ms -> {a / b:.2f}x "
+            f"(each run: now {each(current, key)}; {ref} {each(baseline, key)})"
+        )
     for label in ("small image", "12-MP image"):
         for what, key in (("wall", "seconds"), ("process CPU", "cpu_seconds")):
             a, b = warm(current, label, key), warm(baseline, label, key)
@@ -558,6 +566,12 @@ def main() -> int:
         help="directory: DetectAnomaly's runs under cProfile (init.prof, event-NN.prof) and -X importtime "
         "(importtime.txt); the timings printed are then the profiler's",
     )
+    parser.add_argument(
+        "--profile-clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="--profile's clock (default: process CPU)",
+    )
     args = parser.parse_args()
     args.warm, args.large, args.pairs = (8, 2, args.pairs or 1) if args.quick else (12, 3, args.pairs or 2)
 
@@ -571,6 +585,7 @@ def main() -> int:
 
     with contextlib.redirect_stdout(io.StringIO()), OfflineStack(model_dir=model_dir) as stack:
         bench = Bench(stack, args.quick, model_dir)
+        bench.profile_clock = args.profile_clock
         bench.silence_notifications()  # only the measured process handles the events
         results = {"DetectAnomalyFunction": detect_anomaly(bench, args, baseline)}
         if not args.only:
