@@ -426,12 +426,15 @@ def retraining(bench: Bench, args) -> dict:
 
 
 def capture_job_state(bench: Bench) -> dict:
-    event = json.loads((ROOT / "events" / "capture_job_state_error.json").read_text())
+    from visionpipe.commands.invoke import localise, write_job_record
+
     env = bench.environment("CaptureJobStateFunction")
-    metadata = event["detail"]["userMetadata"]
-    for name, value in env.items():  # the stack's own names, so the job is recognised as ours
-        if name == "STACK_NAME":
-            metadata["visionpipe-stack"] = value
+    stack_name = env.get("STACK_NAME", "visionpipe")
+    event = json.loads((ROOT / "events" / "capture_job_state_error.json").read_text())
+    event = localise(event, bench.outputs, stack_name)
+    event["detail"]["userMetadata"]["visionpipe-stack"] = stack_name  # recognised as this stack's job
+    # The job record frame_capture wrote when it started the job (as `visionpipe invoke` does).
+    write_job_record(bench.s3, event, bench.outputs, stack_name, lambda *_: None)
     return bench.run("CaptureJobStateFunction", [("first: job ERROR", event)])
 
 
