@@ -45,17 +45,17 @@ def test_backbone_features_tell_photographs_apart():
 
 
 def test_load_rejects_a_file_outside_the_contract(tmp_path):
-    one_output = onnx.helper.make_model(
+    four_channels = onnx.helper.make_model(
         onnx.helper.make_graph(
             [onnx.helper.make_node("Identity", ["x"], ["y"])],
             "g",
-            [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 3, "h", "w"])],
-            [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", 3, "h", "w"])],
+            [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 4, "h", "w"])],
+            [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", 4, "h", "w"])],
         )
     )
     path = tmp_path / "bad.onnx"
-    onnx.save(one_output, str(path))
-    with pytest.raises(ValueError, match="at least two feature maps"):
+    onnx.save(four_channels, str(path))
+    with pytest.raises(ValueError, match=r"input must be \(N, 3, H, W\)"):
         backbone.load(path)
     with pytest.raises(FileNotFoundError):
         backbone.load(tmp_path / "missing.onnx")

@@ -42,35 +42,55 @@ def test_nearest_distances_match_brute_force():
     )
 
 
-def test_served_graph_matches_the_numpy_reference():
+@pytest.mark.parametrize(("taps", "channels"), [(1, 40), (2, 40 + 112)])
+def test_served_graph_matches_the_numpy_reference(taps, channels):
     b = backbone.load()
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (2, 3, 128, 96)).astype(np.float32)
-    features = _session(patchcore.feature_graph(b)).run(None, {"image": x})[0]
-    assert features.shape == (2, 152, 16, 12)
-    scale = rng.uniform(0.5, 2.0, 152).astype(np.float32)
-    flat = (features * scale[None, :, None, None]).transpose(0, 2, 3, 1).reshape(-1, 152)
-    bank = flat[rng.choice(len(flat), 50, replace=False)] + rng.normal(0, 0.1, (50, 152)).astype(np.float32)
-    served = patchcore.served_graph(b, bank, 128, 96, scale)
+    features = _session(patchcore.feature_graph(b, taps=taps)).run(None, {"image": x})[0]
+    d = channels + len(patchcore.COLOR_CHANNELS)
+    assert features.shape == (2, d, 16, 12)
+    transform, offset = patchcore.fit_whitening(features.transpose(0, 2, 3, 1).reshape(-1, d))
+    moved = patchcore.transform_patches(features, transform, offset)
+    flat = moved.transpose(0, 2, 3, 1).reshape(-1, d)
+    bank = flat[rng.choice(len(flat), 50, replace=False)] + rng.normal(0, 0.1, (50, d)).astype(np.float32)
+    served = patchcore.served_graph(b, bank, 128, 96, transform, offset, taps=taps)
     onnx.checker.check_model(served)
     score, amap = _session(served).run(None, {"image": x})
-    want_score, want_map = patchcore.image_scores(features * scale[None, :, None, None], bank)
+    want_score, want_map = patchcore.image_scores(moved, bank)
     assert amap.shape == (2, 1, 16, 12)
     np.testing.assert_allclose(amap, want_map, rtol=1e-3, atol=1e-2)
     np.testing.assert_allclose(score, want_score, rtol=1e-3, atol=1e-2)
+
+
+def test_one_tap_keeps_only_the_backbone_nodes_it_needs():
+    b = backbone.load()
+    one, two = patchcore.feature_graph(b, 8, taps=1).graph, patchcore.feature_graph(b, 8, taps=2).graph
+    assert len(one.node) < len(two.node) and len(one.initializer) < len(two.initializer)
+    weights = sum(numpy_size(t) for t in one.initializer)
+    assert weights < 0.5 * sum(numpy_size(t) for t in two.initializer)  # the stride-16 blocks are gone
+    with pytest.raises(ValueError, match="outputs"):
+        patchcore.feature_graph(b, 8, taps=3)
+
+
+def numpy_size(tensor) -> int:
+    return int(np.prod(tensor.dims))
 
 
 def test_threshold_rule_uses_normals_only_and_flags_small_sets():
     normal = np.array([5.0, 5.5, 6.0, 6.5, 7.0])
     threshold, rule, calibration = threshold_from_normals(normal, 3.0)
     assert threshold == pytest.approx(6.0 + 3.0 * normal.std(ddof=1))
-    assert threshold >= np.median(normal) and "held-out normal" in rule
+    assert threshold >= np.median(normal) and "out-of-fold normal" in rule
     assert calibration["trusted"] is False and "too" not in rule and "rough guess" in calibration["warning"]
-    # A heavy-tailed set: never below the highest known normal.
-    tailed = np.array([1.0] * 20 + [9.0])
-    threshold, _, calibration = threshold_from_normals(tailed, 1.0)
-    assert threshold > 9.0 and calibration["trusted"] is True and calibration["warning"] is None
+    # One unusual normal among many widens the spread but does not set the threshold by itself.
+    tailed = np.array([1.0, 1.2] * 10 + [9.0])
+    threshold, _, calibration = threshold_from_normals(tailed, 2.5)
+    assert threshold == pytest.approx(tailed.mean() + 2.5 * tailed.std(ddof=1))
+    assert 1.2 < threshold < 9.0 and calibration["trusted"] is True and calibration["warning"] is None
     assert len(tailed) >= MIN_TRUSTED_CALIBRATION
+    # Never below the median, whatever the spread.
+    assert threshold_from_normals(np.array([3.0] * 25), 2.5)[0] == pytest.approx(3.0)
     with pytest.raises(ValueError):
         threshold_from_normals(np.array([1.0]), 3.0)
 
@@ -152,3 +172,45 @@ def test_draft_decoding_agrees_with_full_decoding_on_real_photographs(tmp_path):
         a, b = model.judge(full.pixels), model.judge(reduced.pixels)
         assert a.is_anomalous == b.is_anomalous
         assert abs(a.score - b.score) <= 0.1 * meta.threshold
+
+
+def _color_features(pixels: np.ndarray) -> np.ndarray:
+    """The colour channels of the feature graph for one RGB uint8 image (N=1)."""
+    b = backbone.load()
+    meta = ModelMetadata(
+        model_version="t", input_width=pixels.shape[1], input_height=pixels.shape[0], scale=1.0,
+        mean=b.mean, std=b.std, input_name="image", output_name="score", output_kind="score",
+    )  # fmt: skip
+    features = _session(patchcore.feature_graph(b)).run(
+        None, {"image": preprocess(Image.fromarray(pixels), meta)}
+    )[0]
+    return features[0, -len(patchcore.COLOR_CHANNELS) :]
+
+
+def test_color_channels_ignore_brightness_and_see_a_stain():
+    from skimage import data
+
+    gray = np.repeat(data.moon()[:128, :128, None], 3, axis=2)
+    plain = _color_features(gray)
+    assert plain.shape == (3, 16, 16)
+    assert np.abs(plain[:2]).max() < 1e-3  # a gray part has no chroma
+    brighter = _color_features(np.clip(gray.astype(np.float32) * 1.15, 0, 255).astype(np.uint8))
+    np.testing.assert_allclose(brighter[2], plain[2], atol=0.03)  # relative luminance: brightness cancels
+    stained = gray.astype(np.float32)
+    stained[48:80, 48:80] = stained[48:80, 48:80] * 0.5 + np.array([200, 120, 40]) * 0.5  # an orange stain
+    chroma = np.abs(_color_features(stained.astype(np.uint8))[:2]).sum(axis=0)
+    y, x = np.unravel_index(int(chroma.argmax()), chroma.shape)
+    assert 6 <= y <= 9 and 6 <= x <= 9 and chroma.max() > 0.1
+
+
+def test_whitening_makes_training_patches_white_and_floors_rare_directions():
+    rng = np.random.default_rng(5)
+    mixing = rng.normal(size=(6, 6))
+    patches = rng.normal(size=(5000, 6)) @ mixing * np.array([1, 2, 3, 4, 5, 6]) + 7.0
+    patches[:, 5] = 0.5 * patches[:, 0]  # a direction with no variance of its own
+    transform, offset = patchcore.fit_whitening(patches, shrinkage=1e-3)
+    moved = patches @ transform + offset
+    assert np.abs(moved.mean(axis=0)).max() < 1e-3
+    eigenvalues = np.linalg.eigvalsh(np.cov(moved, rowvar=False))
+    assert eigenvalues.max() == pytest.approx(1.0, abs=0.02)
+    assert eigenvalues.min() < 0.01  # floored: the empty direction is not blown up to unit variance

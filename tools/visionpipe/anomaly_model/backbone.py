@@ -52,7 +52,7 @@ class Backbone:
 
 
 def load(path: str | Path | None = None) -> Backbone:
-    """Read and check a backbone file against the contract (one NCHW input, >= 2 outputs)."""
+    """Read and check a backbone file against the contract (one NCHW input, >= 1 output)."""
     path = Path(path) if path else DEFAULT_BACKBONE
     if not path.is_file():
         raise FileNotFoundError(f"no backbone file at {path}")
@@ -64,8 +64,8 @@ def load(path: str | Path | None = None) -> Backbone:
     if len(dims) != 4 or (dims[1].HasField("dim_value") and dims[1].dim_value != 3):
         raise ValueError(f"backbone {path.name} input must be (N, 3, H, W)")
     outputs = tuple(o.name for o in proto.graph.output)
-    if len(outputs) < 2:
-        raise ValueError(f"backbone {path.name} must return at least two feature maps, not {len(outputs)}")
+    if not outputs:
+        raise ValueError(f"backbone {path.name} returns no feature map")
     props = {p.key: p.value for p in proto.metadata_props}
     return Backbone(
         path=path,

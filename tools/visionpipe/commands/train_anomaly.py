@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--backbone", help="patchcore: backbone ONNX file (contract: anomaly_model/backbones/BACKBONE.md)"
     )
+    parser.add_argument(
+        "--backbone-taps",
+        type=int,
+        default=1,
+        help="patchcore: how many backbone outputs (finest first) make the patch features (default 1)",
+    )
     parser.add_argument("--json", action="store_true", help="also print the full report as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -57,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.method == "patchcore":
             report = train_patchcore(
-                args.dir, args.out, config=PatchCoreConfig(backbone=args.backbone), **options
+                args.dir,
+                args.out,
+                config=PatchCoreConfig(backbone=args.backbone, backbone_taps=args.backbone_taps),
+                **options,
             )
         else:
             report = train(args.dir, args.out, **options)
@@ -75,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
     calibration = report.calibration
     if calibration:
         print(
-            f"calibration: {calibration['normal_images']} held-out normal images, median score "
-            f"{calibration['median']:.3f}, max {calibration['max']:.3f}"
+            f"calibration: {calibration['normal_images']} normal images scored out of fold "
+            f"({counts.get('calibration_folds', 1)} folds), median score {calibration['median']:.3f}, "
+            f"max {calibration['max']:.3f}"
             + (
                 f"; recall on {counts['calibration_anomalous']} calibration anomalies "
                 f"{calibration['anomalous_recall']:.2f} (checked, not used)"
