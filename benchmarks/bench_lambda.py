@@ -62,9 +62,12 @@ FLOORS = {
     ),
     "FrameCaptureFunction": ("boto3+numpy+cv2", "import boto3, numpy, cv2"),
 }
+# One intra-op thread, as the function runs it (the cheaper way on less than one vCPU).
 INFERENCE = """
 import numpy, onnxruntime
-session = onnxruntime.InferenceSession({model!r}, providers=["CPUExecutionProvider"])
+options = onnxruntime.SessionOptions()
+options.intra_op_num_threads = 1
+session = onnxruntime.InferenceSession({model!r}, options, providers=["CPUExecutionProvider"])
 feed = {{i.name: numpy.zeros([d if isinstance(d, int) else 1 for d in i.shape], numpy.float32)
         for i in session.get_inputs()}}
 session.run(None, feed)
@@ -120,6 +123,7 @@ class Bench:
         self.outputs = stack.outputs()
         self.s3 = stack.client("s3")
         self.work = Path(tempfile.mkdtemp(prefix="bench-lambda-"))
+        self.profile_clock = "cpu"
 
     def silence_notifications(self) -> None:
         """No S3 event reaches the stack's in-process handlers: the measured process gets them instead."""
@@ -199,7 +203,12 @@ class Bench:
         """The least work of a cold start, in the same kind of process (best of `repeats` by CPU)."""
         return min(
             (
-                self._child({"refused": self.refused(logical_id), "floor": body}, logical_id)
+                # numpy's OpenBLAS on one thread, as visionpipe_common sets it on Lambda: the least work.
+                self._child(
+                    {"refused": self.refused(logical_id), "floor": body},
+                    logical_id,
+                    {"OPENBLAS_NUM_THREADS": "1"},
+                )
                 for _ in range(repeats)
             ),
             key=lambda f: f["cpu_seconds"],
@@ -211,15 +220,20 @@ class Bench:
         spec_path = self.work / f"{logical_id}-{uuid.uuid4().hex[:6]}.json"
         result_path = spec_path.with_suffix(".result.json")
         spec_path.write_text(json.dumps(spec))
+        env = self.environment(logical_id, extra_env, pythonpath)
+        if spec.get("profile"):
+            env["PYTHONPROFILEIMPORTTIME"] = "1"  # python -X importtime, to stderr
         completed = subprocess.run(
             [sys.executable, str(CHILD), str(spec_path), str(result_path)],
-            env=self.environment(logical_id, extra_env, pythonpath),
+            env=env,
             capture_output=True,
             text=True,
             timeout=900,
         )
         if completed.returncode != 0:
             raise RuntimeError(f"{logical_id} child failed:\n{completed.stderr[-3000:]}")
+        if spec.get("profile"):
+            Path(spec["profile"], "importtime.txt").write_text(completed.stderr)
         return json.loads(result_path.read_text())
 
     def run(
@@ -229,9 +243,14 @@ class Bench:
         extra_env: dict | None = None,
         code_dir: Path | None = None,
         pythonpath: str = "",
+        profile: Path | None = None,
     ) -> dict:
         function = self.stack.functions[logical_id]
+        if profile is not None:
+            profile.mkdir(parents=True, exist_ok=True)
         spec = {
+            "profile": str(profile) if profile is not None else None,
+            "profile_clock": self.profile_clock,
             "code_dir": str(code_dir or function.code_dir),
             "handler": function.handler,
             "refused": self.refused(logical_id),
@@ -313,20 +332,30 @@ def detect_anomaly(bench: Bench, args, baseline: Path | None) -> dict:
     events = [("first: small image", small[0])]
     events += [("warm: small image", e) for e in small[1:]]
     events += [("warm: 12-MP image", e) for e in big]
-    # Current and baseline alternate, `pairs` times, so both see the same machine load; each run
-    # gets fresh sequencers (a new upload identity: nothing is answered from an earlier run).
+
+    # Current and baseline alternate, `pairs` times, the first of each pair swapping, so both see
+    # the same machine load; one discarded run of each first warms the page cache and writes the
+    # bytecode (else whichever runs first pays it). Each run gets fresh sequencers (a new upload
+    # identity: nothing is answered from an earlier run).
+    def run(which: str, pair: int | None) -> dict:
+        profile = args.profile / f"pair{pair}" / which if args.profile and pair is not None else None
+        if which == "current":
+            return bench.run("DetectAnomalyFunction", fresh(events), profile=profile)
+        return bench.run(
+            "DetectAnomalyFunction",
+            fresh(events),
+            code_dir=baseline / "functions" / "detect_anomaly",
+            pythonpath=str(baseline / "layers" / "common"),
+            profile=profile,
+        )
+
+    order = ["current", "baseline"] if baseline is not None else ["current"]
+    for which in order:
+        run(which, None)
     runs: dict[str, list[dict]] = {"current": [], "baseline": []}
-    for _ in range(args.pairs):
-        runs["current"].append(bench.run("DetectAnomalyFunction", fresh(events)))
-        if baseline is not None:
-            runs["baseline"].append(
-                bench.run(
-                    "DetectAnomalyFunction",
-                    fresh(events),
-                    code_dir=baseline / "functions" / "detect_anomaly",
-                    pythonpath=str(baseline / "layers" / "common"),
-                )
-            )
+    for pair in range(args.pairs):
+        for which in order if pair % 2 == 0 else order[::-1]:
+            runs[which].append(run(which, pair))
     return {which: results for which, results in runs.items() if results}
 
 
@@ -397,12 +426,15 @@ def retraining(bench: Bench, args) -> dict:
 
 
 def capture_job_state(bench: Bench) -> dict:
-    event = json.loads((ROOT / "events" / "capture_job_state_error.json").read_text())
+    from visionpipe.commands.invoke import localise, write_job_record
+
     env = bench.environment("CaptureJobStateFunction")
-    metadata = event["detail"]["userMetadata"]
-    for name, value in env.items():  # the stack's own names, so the job is recognised as ours
-        if name == "STACK_NAME":
-            metadata["visionpipe-stack"] = value
+    stack_name = env.get("STACK_NAME", "visionpipe")
+    event = json.loads((ROOT / "events" / "capture_job_state_error.json").read_text())
+    event = localise(event, bench.outputs, stack_name)
+    event["detail"]["userMetadata"]["visionpipe-stack"] = stack_name  # recognised as this stack's job
+    # The job record frame_capture wrote when it started the job (as `visionpipe invoke` does).
+    write_job_record(bench.s3, event, bench.outputs, stack_name, lambda *_: None)
     return bench.run("CaptureJobStateFunction", [("first: job ERROR", event)])
 
 
@@ -457,10 +489,34 @@ def side_by_side(current: list[dict], baseline: list[dict], ref: str) -> None:
         values = [i[key] for r in runs for i in r["invocations"][1:] if i["label"].endswith(label)]
         return statistics.median(values)
 
+    def each(runs: list[dict], key: str) -> str:
+        return ", ".join(f"{(r['init'][key] + r['invocations'][0][key]) * 1000:.0f}" for r in runs)
+
+    def least(runs: list[dict], key: str) -> float:
+        return min(r["init"][key] + r["invocations"][0][key] for r in runs)
+
     print(f"  side by side with {ref} ({pairs} alternating run pairs, medians):")
     for what, key in (("wall", "seconds"), ("process CPU", "cpu_seconds")):
         a, b = cold(current, key), cold(baseline, key)
-        print(f"    cold start {what}: {a * 1000:.0f} ms now vs {b * 1000:.0f} ms -> {a / b:.2f}x")
+        lo_a, lo_b = least(current, key), least(baseline, key)
+        print(
+            f"    cold start {what}: {a * 1000:.0f} ms now vs {b * 1000:.0f} ms -> {a / b:.2f}x; "
+            f"least {lo_a * 1000:.0f} vs {lo_b * 1000:.0f} ms -> {lo_a / lo_b:.2f}x "
+            f"(each run: now {each(current, key)}; {ref} {each(baseline, key)})"
+        )
+    for part, pick in (("init", lambda r: r["init"]), ("first event", lambda r: r["invocations"][0])):
+        a_wall, b_wall = (statistics.median(pick(r)["seconds"] for r in runs) for runs in (current, baseline))
+        a_cpu, b_cpu = (
+            statistics.median(pick(r)["cpu_seconds"] for r in runs) for runs in (current, baseline)
+        )
+        each_cpu = [
+            ", ".join(f"{pick(r)['cpu_seconds'] * 1000:.0f}" for r in runs) for runs in (current, baseline)
+        ]
+        print(
+            f"      of which {part}: wall {a_wall * 1000:.0f} vs {b_wall * 1000:.0f} ms, "
+            f"CPU {a_cpu * 1000:.0f} vs {b_cpu * 1000:.0f} ms "
+            f"(CPU each run: now {each_cpu[0]}; {ref} {each_cpu[1]})"
+        )
     for label in ("small image", "12-MP image"):
         for what, key in (("wall", "seconds"), ("process CPU", "cpu_seconds")):
             a, b = warm(current, label, key), warm(baseline, label, key)
@@ -533,8 +589,26 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer warm events, the 30 s video")
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="git ref run side by side ('' = none)")
     parser.add_argument("--json", type=Path, default=CACHE / "lambda.json")
+    parser.add_argument(
+        "--only", choices=["DetectAnomaly"], help="only this function (and its side by side); no --json"
+    )
+    parser.add_argument(
+        "--pairs", type=int, help="alternating current/baseline runs of DetectAnomaly (default 5, --quick 2)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="directory: DetectAnomaly's runs under cProfile (init.prof, event-NN.prof) and -X importtime "
+        "(importtime.txt); the timings printed are then the profiler's",
+    )
+    parser.add_argument(
+        "--profile-clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="--profile's clock (default: process CPU)",
+    )
     args = parser.parse_args()
-    args.warm, args.large, args.pairs = (8, 2, 1) if args.quick else (12, 3, 2)
+    args.warm, args.large, args.pairs = (8, 2, args.pairs or 2) if args.quick else (12, 3, args.pairs or 5)
 
     from visionpipe.local import model as local_model
     from visionpipe.local.stack import OfflineStack
@@ -546,17 +620,19 @@ def main() -> int:
 
     with contextlib.redirect_stdout(io.StringIO()), OfflineStack(model_dir=model_dir) as stack:
         bench = Bench(stack, args.quick, model_dir)
+        bench.profile_clock = args.profile_clock
         bench.silence_notifications()  # only the measured process handles the events
         results = {"DetectAnomalyFunction": detect_anomaly(bench, args, baseline)}
-        results["FrameCaptureFunction"] = frame_capture(bench, args)
-        results["TweetDetectionFunction"] = tweet_detection(bench, args)
-        for logical_id, result in retraining(bench, args).items():
-            results[logical_id] = {"current": [result]}
-        results["CaptureJobStateFunction"] = {"current": [capture_job_state(bench)]}
-        results["PublishModelComponentFunction"] = {
-            "current": [bench.run("PublishModelComponentFunction", [])]
-        }
-        tracer_on, tracer_off = bench.tracer_off_lambda()
+        if not args.only:
+            results["FrameCaptureFunction"] = frame_capture(bench, args)
+            results["TweetDetectionFunction"] = tweet_detection(bench, args)
+            for logical_id, result in retraining(bench, args).items():
+                results[logical_id] = {"current": [result]}
+            results["CaptureJobStateFunction"] = {"current": [capture_job_state(bench)]}
+            results["PublishModelComponentFunction"] = {
+                "current": [bench.run("PublishModelComponentFunction", [])]
+            }
+            tracer_on, tracer_off = bench.tracer_off_lambda()
 
     print(
         f"Lambda-like processes on this machine ({os.cpu_count()} CPUs, load average "
@@ -571,6 +647,8 @@ def main() -> int:
             print_summary(s, "" if which == "current" else f" [baseline {args.baseline}]")
         if "baseline" in runs:
             side_by_side(runs["current"], runs["baseline"], args.baseline)
+    if args.only:
+        return 0
     print(
         f"Powertools Tracer() at init, process CPU: {tracer_on * 1000:.0f} ms on Lambda (LAMBDA_TASK_ROOT "
         f"set: the X-Ray SDK samples locally), {tracer_off * 1000:.0f} ms off Lambda (local mode, tests: "

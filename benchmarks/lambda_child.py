@@ -21,10 +21,14 @@ function's layers; SPEC "refused" lists every other top-level module installed h
 pyOpenSSL, moto...): importing one raises ModuleNotFoundError, as on Lambda, where botocore and
 s3transfer then do without.
 With SPEC "floor" instead of "handler", the process runs that code (the floor) and reports it.
+With SPEC "profile" (a directory), init and each event also run under cProfile, written there as
+init.prof, event-00.prof, ...: in process CPU time, or wall-clock with SPEC "profile_clock": "wall"
+(waiting on AWS included); the timings are then the profiler's, not Lambda's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -120,12 +124,14 @@ def main(spec_path: str, result_path: str) -> int:
     os.chdir(spec["code_dir"])
     sys.path.insert(0, spec["code_dir"])
 
+    profile = Profile(spec.get("profile"), spec.get("profile_clock", "cpu"))
     wall, cpu = time.perf_counter(), time.process_time()
     counter = CallCounter()
     counter.install()
     import importlib
 
-    module = importlib.import_module(module_name)
+    with profile("init"):
+        module = importlib.import_module(module_name)
     handler = getattr(module, function_name)
     init = {
         "seconds": time.perf_counter() - wall,
@@ -137,7 +143,7 @@ def main(spec_path: str, result_path: str) -> int:
     invocations = []
     # Lambda prints handler output to CloudWatch; here it would only slow the parent's pipe.
     devnull = open(os.devnull, "w")  # noqa: SIM115 (kept open for the process's life)
-    for item in spec["events"]:
+    for position, item in enumerate(spec["events"]):
         os.environ["_X_AMZN_TRACE_ID"] = (
             f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
         )
@@ -146,7 +152,8 @@ def main(spec_path: str, result_path: str) -> int:
         wall, cpu = time.perf_counter(), time.process_time()
         error = None
         try:
-            response = handler(item["event"], context)
+            with profile(f"event-{position:02d}"):
+                response = handler(item["event"], context)
         except Exception as exc:  # noqa: BLE001 (reported, the parent decides)
             response, error = None, f"{type(exc).__name__}: {exc}"
         finally:
@@ -167,6 +174,29 @@ def main(spec_path: str, result_path: str) -> int:
     with open(result_path, "w") as f:
         json.dump({"init": init, "invocations": invocations, **_memory_mb()}, f)
     return 0
+
+
+class Profile:
+    """cProfile around a step, dumped to DIRECTORY/<name>.prof; nothing when no directory is given."""
+
+    def __init__(self, directory: str | None, clock: str = "cpu"):
+        self.directory = directory
+        self.timer = time.process_time if clock == "cpu" else time.perf_counter
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        if not self.directory:
+            yield
+            return
+        import cProfile
+
+        profiler = cProfile.Profile(self.timer)
+        profiler.enable()
+        try:
+            yield
+        finally:
+            profiler.disable()
+            profiler.dump_stats(os.path.join(self.directory, f"{name}.prof"))
 
 
 def _short(response) -> str:

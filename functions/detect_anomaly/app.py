@@ -13,5 +13,5 @@ from visionpipe_common.events.handler import S3EventHandler
 
 settings = AnomalyFlowSettings.from_environment()
 flow = AnomalyFlow.from_settings(settings)
-handler = S3EventHandler(flow.judge, flow.reject_event)
+handler = S3EventHandler(flow.judge, flow.reject_event, traced_libraries=("botocore",))
 lambda_handler = handler.lambda_handler

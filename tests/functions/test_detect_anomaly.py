@@ -153,7 +153,7 @@ def test_a_duplicate_finds_the_item_and_restores_a_lost_result_document(stack):
 
 def test_a_lost_reply_after_the_item_committed_is_not_a_duplicate_nor_an_error(stack):
     """The put commits, its reply is lost, the SDK sends it again: the retry finds its own item."""
-    client = stack.module.flow._store._table.meta.client
+    client = stack.module.flow._store._dynamodb
 
     def lose_the_first_reply(attempts, **kwargs):
         return 0 if attempts == 1 else None  # retry at once, as botocore does after a 5xx or reset

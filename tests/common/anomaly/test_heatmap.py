@@ -40,3 +40,30 @@ def test_overlay_keeps_large_images_small():
     png = heatmap.overlay_png(Image.new("RGB", (4000, 1000)), np.zeros((4, 4)), 1.0, max_side=512)
     with Image.open(io.BytesIO(png)) as decoded:
         assert decoded.size == (512, 128)
+
+
+def test_overlay_blends_only_where_tinted_and_equals_blending_every_pixel():
+    """The overlay blends within the box around alpha > 0 only; that is exactly the full blend."""
+    photo = Image.open(io.BytesIO(_jpeg_of_coffee())).convert("RGB")
+    grid = np.zeros((32, 32), np.float32)
+    grid[20:24, 3:9] = 30.0  # one hot patch; everything else far below the threshold
+    threshold = 10.0
+    got = np.asarray(heatmap.overlay(photo, grid, threshold))
+    # Every pixel blended, as the formula reads: alpha 0 gives the pixel back.
+    smoothed = heatmap.smooth(grid) / threshold
+    relative = np.asarray(
+        Image.fromarray(smoothed.astype(np.float32), mode="F").resize(photo.size, Image.Resampling.BILINEAR)
+    )
+    alpha = (np.clip((relative - 0.6) / 0.4, 0.0, 1.0) * 0.6)[..., None]
+    colours = heatmap.colourize((relative - 0.5) / 0.75).astype(np.float32)
+    expected = (np.asarray(photo, np.float32) * (1 - alpha) + colours * alpha).astype(np.uint8)
+    assert np.array_equal(got, expected)
+    assert (got != np.asarray(photo)).any(axis=2).mean() < 0.2  # most of the photo left as it is
+
+
+def _jpeg_of_coffee() -> bytes:
+    from skimage import data
+
+    buffer = io.BytesIO()
+    Image.fromarray(data.coffee()).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()

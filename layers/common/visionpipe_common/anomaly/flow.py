@@ -131,8 +131,8 @@ class AnomalyFlow:
     @classmethod
     def from_settings(cls, settings: AnomalyFlowSettings) -> AnomalyFlow:
         s3 = aws.client("s3")
-        store = ResultStore(aws.table(settings.results_table), s3, settings.results_bucket)
-        return cls(settings, s3, store, build_detector(settings.detector))
+        store = ResultStore.open(settings.results_table, s3, settings.results_bucket)
+        return cls(settings, s3, store, build_detector(settings.detector, s3))
 
     def reject_event(self, obj: S3Object, reason: str) -> Outcome:
         """A failure record for an event that names no image (see events.handler)."""

@@ -13,7 +13,6 @@ import io
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image, ImageOps
 
 from visionpipe_common.errors import RejectedInput
@@ -59,6 +58,10 @@ def sniff_content_type(data: bytes) -> str:
 def to_rgb(image: Image.Image) -> Image.Image:
     """Any decoded PNG/JPEG mode -> 8-bit RGB as it looks."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # Imported here: frame capture and CaptureJobState import this module (sniff_content_type)
+        # and have no numpy (no onnx layer).
+        import numpy as np
+
         values = np.asarray(image, dtype=np.float64)
         # PNG stores 16-bit samples (Pillow's I;16 or I); 0..65535 -> 0..255, not clipped at 255.
         top = 65535.0 if image.mode != "F" or values.max() > 1.0 else 1.0

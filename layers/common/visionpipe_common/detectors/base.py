@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from visionpipe_common.anomaly.images import DecodedImage
+if TYPE_CHECKING:  # images imports numpy: functions without the onnx layer import this module too
+    from visionpipe_common.anomaly.images import DecodedImage
 
 
 @dataclass(frozen=True)

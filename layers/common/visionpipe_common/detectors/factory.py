@@ -5,7 +5,8 @@ from visionpipe_common.detectors.base import Detector
 from visionpipe_common.detectors.settings import DetectorSettings
 
 
-def build_detector(settings: DetectorSettings) -> Detector:
+def build_detector(settings: DetectorSettings, s3_client=None) -> Detector:
+    """s3_client: the flow's own S3 client, shared (one fewer client to build at a cold start)."""
     if settings.backend == "onnx":
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 
@@ -18,7 +19,7 @@ def build_detector(settings: DetectorSettings) -> Detector:
         def current_prefix() -> str:
             return ssm.get(settings.model_prefix_parameter, max_age=300)
 
-        return OnnxDetector(aws.client("s3"), settings.model_bucket, current_prefix)
+        return OnnxDetector(s3_client or aws.client("s3"), settings.model_bucket, current_prefix)
     if settings.backend == "sagemaker":
         from visionpipe_common.detectors.sagemaker_backend import SageMakerDetector
 

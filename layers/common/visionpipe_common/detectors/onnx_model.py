@@ -117,6 +117,10 @@ class OnnxModel:
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # One thread: below 1,769 MB a Lambda function has less than one vCPU, where a pool of
+        # intra-op threads only spins (measured: session creation ~30 -> ~17 ms CPU, inference no
+        # slower; bench_lambda.py).
+        options.intra_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
         self.meta = meta
         self.input_name = meta.input_name or self.session.get_inputs()[0].name

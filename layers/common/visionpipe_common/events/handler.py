@@ -5,6 +5,9 @@ logging (the S3 request id as correlation id), tracing and metrics around it. A 
 what is its own: `process(obj) -> outcome` for each object of the event, and
 `reject(obj, reason) -> outcome | None` for an event that names no object it can process (an
 s3:TestEvent, or not an S3 event at all). Outcomes have `as_dict()` and `metrics()`.
+`traced_libraries`: the libraries X-Ray traces (Powertools' `patch_modules`); None patches every
+library the X-Ray SDK supports, which imports some (sqlite3) only to patch them. A flow that calls
+nothing but AWS names ("botocore",): every AWS call is still a subsegment.
 
 Exactly-once is the flows' own: each decides an upload's outcome with one conditional write keyed
 by the upload's identity (a result item, a frame object, a cooldown claim), so a duplicate delivery,
@@ -49,8 +52,10 @@ class S3EventHandler:
         process: Callable[[S3Object], Outcome],
         reject: Callable[[S3Object, str], Outcome | None],
         record_test_events: bool = True,
+        traced_libraries: tuple[str, ...] | None = None,
     ):
         self.metrics = Metrics()
+        self._traced_libraries = traced_libraries
         self.lambda_handler = self._with_powertools(self.handle)
         self._process = process
         self._reject = reject
@@ -58,7 +63,7 @@ class S3EventHandler:
 
     def _with_powertools(self, handle: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
         @Logger().inject_lambda_context(correlation_id_path=S3_CORRELATION_ID)
-        @Tracer().capture_lambda_handler
+        @Tracer(patch_modules=self._traced_libraries).capture_lambda_handler
         @self.metrics.log_metrics
         def lambda_handler(event: dict, context: Any) -> dict:
             return handle(event, context)

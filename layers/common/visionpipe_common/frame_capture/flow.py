@@ -139,7 +139,7 @@ class FrameCaptureFlow:
             if settings.engine == ENGINE_MEDIACONVERT
             else None
         )
-        store = ResultStore(aws.table(settings.results_table), s3, settings.results_bucket)
+        store = ResultStore.open(settings.results_table, s3, settings.results_bucket)
         return cls(s3, store, settings.results_bucket, build_engine(settings, s3, mediaconvert))
 
     def reject_event(self, obj: S3Object, reason: str) -> CaptureOutcome:

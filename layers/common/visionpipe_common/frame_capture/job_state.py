@@ -86,7 +86,7 @@ class JobStateRecorder:
     @classmethod
     def from_settings(cls, settings: JobStateSettings) -> JobStateRecorder:
         s3 = aws.client("s3")
-        store = ResultStore(aws.table(settings.results_table), s3, settings.results_bucket)
+        store = ResultStore.open(settings.results_table, s3, settings.results_bucket)
         return cls(s3, store, settings.results_bucket, stack_name=settings.stack_name)
 
     def record(self, event: dict[str, Any]) -> JobOutcome:
