@@ -214,3 +214,21 @@ def test_whitening_makes_training_patches_white_and_floors_rare_directions():
     eigenvalues = np.linalg.eigvalsh(np.cov(moved, rowvar=False))
     assert eigenvalues.max() == pytest.approx(1.0, abs=0.02)
     assert eigenvalues.min() < 0.01  # floored: the empty direction is not blown up to unit variance
+
+
+def test_out_of_fold_scores_never_see_the_image_or_its_mirror_images():
+    from visionpipe.anomaly_model.patchcore_training import PatchCoreConfig, _out_of_fold_scores
+
+    rng = np.random.default_rng(7)
+    distinct = rng.normal(0, 1, (12, 1, 6, 4, 4)).astype(np.float32)  # every image unlike the others
+    views = np.concatenate([distinct, distinct, distinct], axis=1)  # its "mirror images" identical to it
+    config = PatchCoreConfig(bank_size=10_000, calibration_folds=4)
+    scores = _out_of_fold_scores(views, np.random.default_rng(0), config)
+    # Had an image (or a view of it) been in its own fold's bank, its distance would be 0.
+    assert scores.shape == (12,) and scores.min() > 0.5
+    # The same images scored against a bank that holds them do score 0.
+    from visionpipe.anomaly_model.patchcore_training import _fit_bank
+
+    transform, offset, bank = _fit_bank(views, np.random.default_rng(0), config)
+    own, _ = patchcore.image_scores(patchcore.transform_patches(views[:, 0], transform, offset), bank)
+    assert own.max() < 1e-2

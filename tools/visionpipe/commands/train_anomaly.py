@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="patchcore: how many backbone outputs (finest first) make the patch features (default 1)",
     )
+    parser.add_argument(
+        "--no-flips",
+        action="store_true",
+        help="patchcore: do not add mirrored copies of the normal images to the memory bank "
+        "(use when a mirrored part would be a defect, e.g. a left-handed part)",
+    )
     parser.add_argument("--json", action="store_true", help="also print the full report as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -65,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
             report = train_patchcore(
                 args.dir,
                 args.out,
-                config=PatchCoreConfig(backbone=args.backbone, backbone_taps=args.backbone_taps),
+                config=PatchCoreConfig(
+                    backbone=args.backbone, backbone_taps=args.backbone_taps, flips=not args.no_flips
+                ),
                 **options,
             )
         else:
