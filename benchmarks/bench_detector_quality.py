@@ -12,7 +12,7 @@ exists, `make torch-venv`) under the training-toolkit contract, then the model t
 - the seed's table at threshold 0.3: expected boxes, true, false, missed, average confidence of the
   true and of the false detections.
 
-Run: .venv/bin/python benchmarks/bench_detector_quality.py [--ssd-epochs 10] [--skip-ssd]
+Run: .venv/bin/python benchmarks/bench_detector_quality.py [--ssd-epochs 10] [--skip-ssd] [--quick]
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ssd-epochs", type=int, default=10)
     parser.add_argument("--skip-ssd", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="hog only, no SSD training (make bench QUICK=1)")
     args = parser.parse_args()
     train_frames = face_footage.camera_frames(
         14, range(60), seed=11, prefix="raw_base-train", sizes=FACE_SIZES
@@ -134,7 +135,7 @@ def main() -> int:
         }
         photos.append(face_footage.Frame(f"{name}.jpg", image, annotation))
     runs = [("hog", Path(sys.executable), {"image_shape": "512"})]
-    if not args.skip_ssd and torch_python().is_file():
+    if not (args.skip_ssd or args.quick) and torch_python().is_file():
         runs.append(
             (
                 "ssd",

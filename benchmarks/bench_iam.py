@@ -1,6 +1,6 @@
 """Local IAM enforcement: what checking one call costs, next to what the call itself costs.
 
-    .venv/bin/python benchmarks/bench_iam.py [--calls 2000]
+    .venv/bin/python benchmarks/bench_iam.py [--calls 2000] [--quick: 500 calls]
 
 Starts the local stack (no model), then, side by side in this run:
 - the check alone: Authorizer.authorize() for DetectAnomalyFunction's PutItem on the results table
@@ -37,7 +37,10 @@ def timed(call, n: int) -> tuple[list[float], float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="500 calls (make bench QUICK=1)")
     args = parser.parse_args()
+    if args.quick:
+        args.calls = 500
     with OfflineStack(provision_model=False) as stack:
         function = stack.functions["DetectAnomalyFunction"]
         session = stack.role_session(function.role_arn, "lambda.amazonaws.com", "bench")
