@@ -27,15 +27,8 @@ import numpy as np
 import onnxruntime
 
 from visionpipe.anomaly_model import backbone as backbones
-from visionpipe.anomaly_model import dataset, metrics, patchcore
-from visionpipe.anomaly_model.training import (
-    METADATA_FILE,
-    MODEL_FILE,
-    TrainingReport,
-    _bar,
-    _median_inference_ms,
-    _scores,
-)
+from visionpipe.anomaly_model import dataset, patchcore
+from visionpipe.anomaly_model.training import TrainingReport, _bar, _scores, measure_and_write
 from visionpipe_common.detectors.onnx_model import ModelMetadata, OnnxModel, preprocess
 
 MODEL_TYPE = "patchcore"
@@ -252,33 +245,11 @@ def train_patchcore(
         extra=extra,
     )
 
-    mark = time.perf_counter()
-    served = OnnxModel(model_bytes, meta)
-    test_normal = _scores(served, normal_split.test, "testing on held-out normals", progress)
-    test_anomalous = _scores(served, anomalous_split.test, "testing on held-out anomalies", progress)
-    confusion = metrics.confusion_at(test_normal, test_anomalous, threshold)
-    per_kind: dict[str, list[bool]] = {}
-    for path, score in zip(anomalous_split.test, test_anomalous, strict=True):
-        per_kind.setdefault(dataset.kind_of(path), []).append(bool(score >= threshold))
-    test = {
-        "auroc": metrics.auroc(test_normal, test_anomalous)
-        if test_anomalous.size and test_normal.size
-        else None,
-        **confusion.as_dict(),
-        "recall_by_kind": {kind: float(np.mean(hits)) for kind, hits in sorted(per_kind.items())},
-        "normal_score_median": float(np.median(test_normal)) if test_normal.size else None,
-        "anomalous_score_median": float(np.median(test_anomalous)) if test_anomalous.size else None,
-    }
-    timings["evaluate"] = time.perf_counter() - mark
-    inference_ms = _median_inference_ms(served, normal_split.test[0])
-    timings["total"] = time.perf_counter() - started
-    meta = ModelMetadata(**{**asdict(meta), "extra": {**extra, "test": test, "inference_ms": inference_ms}})
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MODEL_FILE).write_bytes(model_bytes)
-    (out_dir / METADATA_FILE).write_text(meta.to_json() + "\n")
+    test, inference_ms = measure_and_write(
+        model_bytes, meta, normal_split.test, anomalous_split.test, out_dir, timings, started, progress
+    )
     return TrainingReport(
-        model_dir=out_dir,
+        model_dir=Path(out_dir),
         model_version=model_version,
         threshold=threshold,
         threshold_rule=rule,

@@ -134,6 +134,48 @@ def _median_inference_ms(model: OnnxModel, path: Path, repeats: int = 30) -> flo
     return float(np.median(times) * 1000.0)
 
 
+def measure_and_write(
+    model_bytes: bytes,
+    meta: ModelMetadata,
+    test_normal_paths: list[Path],
+    test_anomalous_paths: list[Path],
+    out_dir: str | Path,
+    timings: dict[str, float],
+    started: float,
+    progress: bool,
+) -> tuple[dict, float]:
+    """Both trainers' last step: the held-out test split through visionpipe_common's OnnxModel, exactly as
+    the onnx backend runs it, then model.onnx and metadata.json (with the test figures) written."""
+    mark = time.perf_counter()
+    served = OnnxModel(model_bytes, meta)
+    test_normal = _scores(served, test_normal_paths, "testing on held-out normals", progress)
+    test_anomalous = _scores(served, test_anomalous_paths, "testing on held-out anomalies", progress)
+    confusion = metrics.confusion_at(test_normal, test_anomalous, meta.threshold)
+    per_kind: dict[str, list[bool]] = {}
+    for path, score in zip(test_anomalous_paths, test_anomalous, strict=True):
+        per_kind.setdefault(dataset.kind_of(path), []).append(bool(score >= meta.threshold))
+    test = {
+        "auroc": metrics.auroc(test_normal, test_anomalous)
+        if test_anomalous.size and test_normal.size
+        else None,
+        **confusion.as_dict(),
+        "recall_by_kind": {kind: float(np.mean(hits)) for kind, hits in sorted(per_kind.items())},
+        "normal_score_median": float(np.median(test_normal)) if test_normal.size else None,
+        "anomalous_score_median": float(np.median(test_anomalous)) if test_anomalous.size else None,
+    }
+    timings["evaluate"] = time.perf_counter() - mark
+    inference_ms = _median_inference_ms(served, test_normal_paths[0])
+    timings["total"] = time.perf_counter() - started
+    meta = ModelMetadata(
+        **{**asdict(meta), "extra": {**meta.extra, "test": test, "inference_ms": inference_ms}}
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MODEL_FILE).write_bytes(model_bytes)
+    (out_dir / METADATA_FILE).write_text(meta.to_json() + "\n")
+    return test, inference_ms
+
+
 def train(
     normal_dir: str | Path,
     out_dir: str | Path,
@@ -220,35 +262,11 @@ def train(
         },
     )
 
-    # Held-out test split, through visionpipe_common's OnnxModel exactly as the onnx backend runs it.
-    mark = time.perf_counter()
-    served = OnnxModel(model_bytes, meta)
-    test_normal = _scores(served, normal_split.test, "testing on held-out normals", progress)
-    test_anomalous = _scores(served, anomalous_split.test, "testing on held-out anomalies", progress)
-    confusion = metrics.confusion_at(test_normal, test_anomalous, threshold)
-    per_kind: dict[str, list[bool]] = {}
-    for path, score in zip(anomalous_split.test, test_anomalous, strict=True):
-        per_kind.setdefault(dataset.kind_of(path), []).append(bool(score >= threshold))
-    test = {
-        "auroc": metrics.auroc(test_normal, test_anomalous) if test_anomalous.size else None,
-        **confusion.as_dict(),
-        "recall_by_kind": {kind: float(np.mean(hits)) for kind, hits in sorted(per_kind.items())},
-        "normal_score_median": float(np.median(test_normal)),
-        "anomalous_score_median": float(np.median(test_anomalous)) if test_anomalous.size else None,
-    }
-    timings["evaluate"] = time.perf_counter() - mark
-    inference_ms = _median_inference_ms(served, normal_split.test[0])
-    timings["total"] = time.perf_counter() - started
-
-    meta = ModelMetadata(
-        **{**asdict(meta), "extra": {**meta.extra, "test": test, "inference_ms": inference_ms}}
+    test, inference_ms = measure_and_write(
+        model_bytes, meta, normal_split.test, anomalous_split.test, out_dir, timings, started, progress
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MODEL_FILE).write_bytes(model_bytes)
-    (out_dir / METADATA_FILE).write_text(meta.to_json() + "\n")
     return TrainingReport(
-        model_dir=out_dir,
+        model_dir=Path(out_dir),
         model_version=model_version,
         threshold=threshold,
         threshold_rule=rule,
